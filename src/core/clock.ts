@@ -1,0 +1,3 @@
+/** Time is passed in so tests can fix it. */
+export type Clock = () => Date;
+export const systemClock: Clock = () => new Date();
