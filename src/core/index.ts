@@ -7,3 +7,4 @@ export * from "./warning.js";
 export * from "./progress.js";
 export * from "./clock.js";
 export * from "./hex.js";
+export * from "./version.js";

@@ -1,0 +1,101 @@
+/**
+ * The tree format (repository format v1): a directory listing stored as one `tree` blob.
+ * JSON `{ "nodes": [...] }`, nodes sorted by the bytes of their name. Names that are valid
+ * UTF-8 are stored in `name`; any other name is stored losslessly as `name_raw` (base64) with
+ * `name` holding a readable replacement. Times are ISO-8601 with nanoseconds.
+ */
+export type NodeType = "file" | "dir" | "symlink" | "dev" | "chardev" | "fifo" | "socket";
+
+export interface TreeNode {
+  name: string;
+  /** base64 of the name bytes, only when they are not valid UTF-8. */
+  name_raw?: string;
+  type: NodeType;
+  mode: number;
+  uid: number;
+  gid: number;
+  user?: string;
+  group?: string;
+  mtime: string;
+  atime?: string;
+  ctime: string;
+  inode: string;
+  device: string;
+  links: number;
+  size: number;
+  /** Data blob ids, in order (files). */
+  content?: string[];
+  /** Tree blob id (directories). */
+  subtree?: string;
+  /** Symlink target; `linktarget_raw` (base64) when it is not valid UTF-8. */
+  linktarget?: string;
+  linktarget_raw?: string;
+  /** Device number for dev/chardev nodes. */
+  rdev?: string;
+  xattrs?: { name: string; value: string }[];
+}
+
+export interface Tree {
+  nodes: TreeNode[];
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes bytes as strict UTF-8, or returns undefined. */
+export function strictUtf8(b: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(b);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sets `name` (and `name_raw` when needed) from the raw bytes of a file name. */
+export function encodeName(raw: Uint8Array): { name: string; name_raw?: string } {
+  const s = strictUtf8(raw);
+  if (s !== undefined) return { name: s };
+  return { name: Buffer.from(raw).toString("latin1"), name_raw: Buffer.from(raw).toString("base64") };
+}
+
+/** The raw bytes of a node's name. */
+export function nameBytes(n: { name: string; name_raw?: string }): Buffer {
+  return n.name_raw !== undefined ? Buffer.from(n.name_raw, "base64") : Buffer.from(n.name, "utf8");
+}
+
+export function linkTargetBytes(n: TreeNode): Buffer {
+  if (n.linktarget_raw !== undefined) return Buffer.from(n.linktarget_raw, "base64");
+  return Buffer.from(n.linktarget ?? "", "utf8");
+}
+
+export function compareNames(a: TreeNode, b: TreeNode): number {
+  return Buffer.compare(nameBytes(a), nameBytes(b));
+}
+
+/** Nanosecond-precision ISO time from a bigint of nanoseconds since the epoch. */
+export function isoFromNs(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const rest = ns - ms * 1_000_000n; // 0..999999 (may be negative before 1970)
+  const d = new Date(Number(ms));
+  const base = d.toISOString(); // 2026-11-21T10:00:00.123Z
+  const frac = (BigInt(d.getUTCMilliseconds()) * 1_000_000n + (rest < 0n ? rest + 1_000_000n : rest)).toString().padStart(9, "0");
+  return `${base.slice(0, 19)}.${frac}Z`;
+}
+
+/** Parses an ISO time with up to nanoseconds into nanoseconds since the epoch. */
+export function nsFromIso(iso: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(iso);
+  if (!m) return BigInt(Date.parse(iso)) * 1_000_000n;
+  const secs = BigInt(Date.parse(`${m[1]}${m[3]}`)) / 1000n;
+  const frac = BigInt((m[2] ?? "").padEnd(9, "0"));
+  return secs * 1_000_000_000n + frac;
+}
+
+export function encodeTree(t: Tree): Buffer {
+  return Buffer.from(JSON.stringify(t));
+}
+
+export function decodeTree(b: Uint8Array): Tree {
+  const t = JSON.parse(Buffer.from(b).toString("utf8")) as Tree;
+  if (!t || !Array.isArray(t.nodes)) throw new Error("not a tree");
+  return t;
+}
