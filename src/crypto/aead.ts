@@ -1,0 +1,75 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { CofferError } from "../core/errors.js";
+
+/**
+ * Seals and opens stored bytes. AES-256-GCM: a random 12-byte nonce, the ciphertext, then the
+ * 16-byte tag. Mode `none` stores plaintext (ids, hashes and verification still apply).
+ */
+export interface Crypter {
+  readonly encrypted: boolean;
+  /** Bytes added by `seal`. */
+  readonly overhead: number;
+  seal(plain: Uint8Array): Buffer;
+  /** Opens sealed bytes; throws CofferError CORRUPT (naming `what`) when authentication fails. */
+  open(sealed: Uint8Array, what: string): Buffer;
+}
+
+const NONCE = 12;
+const TAG = 16;
+
+export class AesGcmCrypter implements Crypter {
+  readonly encrypted = true;
+  readonly overhead = NONCE + TAG;
+  readonly #key: Buffer;
+
+  constructor(key: Uint8Array) {
+    if (key.length !== 32) throw new Error("AES-256-GCM needs a 32-byte key");
+    this.#key = Buffer.from(key);
+  }
+
+  seal(plain: Uint8Array): Buffer {
+    const nonce = randomBytes(NONCE);
+    const c = createCipheriv("aes-256-gcm", this.#key, nonce);
+    const out = Buffer.allocUnsafe(NONCE + plain.length + TAG);
+    nonce.copy(out, 0);
+    const n = c.update(plain).copy(out, NONCE);
+    c.final();
+    c.getAuthTag().copy(out, NONCE + n);
+    return out;
+  }
+
+  open(sealed: Uint8Array, what: string): Buffer {
+    if (sealed.length < NONCE + TAG) throw new CofferError("CORRUPT", `${what} is too short to be valid.`, { what });
+    const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    const d = createDecipheriv("aes-256-gcm", this.#key, b.subarray(0, NONCE));
+    d.setAuthTag(b.subarray(b.length - TAG));
+    const plain = d.update(b.subarray(NONCE, b.length - TAG));
+    try {
+      d.final();
+    } catch {
+      throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+    }
+    return plain;
+  }
+
+  /** The raw key, for handing to worker threads. */
+  exportKey(): Buffer {
+    return Buffer.from(this.#key);
+  }
+}
+
+export class NoneCrypter implements Crypter {
+  readonly encrypted = false;
+  readonly overhead = 0;
+  seal(plain: Uint8Array): Buffer {
+    return Buffer.from(plain);
+  }
+  open(sealed: Uint8Array): Buffer {
+    return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  }
+}
+
+/** A crypter from a transferable description (worker threads). */
+export function crypterFromKey(key: Uint8Array | null): Crypter {
+  return key ? new AesGcmCrypter(key) : new NoneCrypter();
+}

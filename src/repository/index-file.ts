@@ -1,0 +1,38 @@
+import { CofferError } from "../core/errors.js";
+import type { BlobEntry } from "./blob.js";
+
+/**
+ * An index file (`index/<id>`): the packs a writer produced and the blobs in each, with the
+ * same fields as pack headers, plus the index files it supersedes (after prune or repair).
+ */
+export interface IndexFileJson {
+  version: 1;
+  supersedes: string[];
+  packs: { id: string; blobs: { id: string; type: "data" | "tree"; offset: number; length: number; raw_length: number; compressed: boolean }[] }[];
+}
+
+export function buildIndexFile(packs: ReadonlyMap<string, readonly BlobEntry[]> | [string, readonly BlobEntry[]][], supersedes: string[] = []): IndexFileJson {
+  const list: [string, readonly BlobEntry[]][] = packs instanceof Map ? [...packs.entries()] : (packs as [string, readonly BlobEntry[]][]);
+  return {
+    version: 1,
+    supersedes,
+    packs: list.map(([id, blobs]) => ({
+      id,
+      blobs: blobs.map((b) => ({ id: b.id.toString("hex"), type: b.type, offset: b.offset, length: b.length, raw_length: b.rawLength, compressed: b.compressed })),
+    })),
+  };
+}
+
+export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {
+  const j = json as IndexFileJson;
+  if (!j || j.version !== 1 || !Array.isArray(j.packs)) {
+    throw new CofferError("CORRUPT", `Index file ${fileId.slice(0, 8)} is not a valid index.`, { index: fileId });
+  }
+  return {
+    supersedes: Array.isArray(j.supersedes) ? j.supersedes : [],
+    packs: j.packs.map((p) => [
+      p.id,
+      p.blobs.map((b) => ({ id: Buffer.from(b.id, "hex"), type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compressed: b.compressed })),
+    ]),
+  };
+}

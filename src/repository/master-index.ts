@@ -1,0 +1,174 @@
+import type { BlobEntry, BlobType } from "./blob.js";
+
+/**
+ * The in-memory index: every blob the repository holds, in flat typed arrays (≈57 bytes per
+ * blob: 32 id + 4×4 location + 1 flags + 8 of hash table), not a Map of hex strings.
+ * Lookups hash the first 4 bytes of the id, which are already uniformly random.
+ * A blob stored in several packs (an interrupted backup, a copy) has several entries;
+ * `lookup` returns the first, `entriesOf` all of them.
+ */
+export interface IndexedBlob extends BlobEntry {
+  pack: string;
+}
+
+const TYPE_TREE = 2;
+const COMPRESSED = 1;
+
+export class MasterIndex {
+  #count = 0;
+  #cap = 0;
+  #ids = new Uint8Array(0);
+  #pack = new Uint32Array(0);
+  #offset = new Uint32Array(0);
+  #length = new Uint32Array(0);
+  #raw = new Uint32Array(0);
+  #flags = new Uint8Array(0);
+  #table = new Int32Array(0); // entry index + 1, 0 = empty
+  #packs: string[] = [];
+  #packNo = new Map<string, number>();
+  /** Index files this index was loaded from. */
+  readonly files = new Set<string>();
+
+  constructor(initialCapacity = 1024) {
+    this.#grow(Math.max(16, initialCapacity));
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+  get packCount(): number {
+    return this.#packNo.size;
+  }
+
+  #grow(cap: number): void {
+    const ids = new Uint8Array(cap * 32);
+    ids.set(this.#ids.subarray(0, this.#count * 32));
+    const re32 = (a: Uint32Array) => {
+      const n = new Uint32Array(cap);
+      n.set(a.subarray(0, this.#count));
+      return n;
+    };
+    this.#pack = re32(this.#pack);
+    this.#offset = re32(this.#offset);
+    this.#length = re32(this.#length);
+    this.#raw = re32(this.#raw);
+    const fl = new Uint8Array(cap);
+    fl.set(this.#flags.subarray(0, this.#count));
+    this.#flags = fl;
+    this.#ids = ids;
+    this.#cap = cap;
+    let ts = 16;
+    while (ts < cap * 2) ts *= 2;
+    this.#table = new Int32Array(ts);
+    for (let i = 0; i < this.#count; i++) this.#insertSlot(i);
+  }
+
+  #hash(id: Uint8Array, off: number): number {
+    return ((id[off] ?? 0) | ((id[off + 1] ?? 0) << 8) | ((id[off + 2] ?? 0) << 16) | ((id[off + 3] ?? 0) << 24)) >>> 0;
+  }
+
+  #insertSlot(i: number): void {
+    const mask = this.#table.length - 1;
+    let s = this.#hash(this.#ids, i * 32) & mask;
+    while (this.#table[s] !== 0) s = (s + 1) & mask;
+    this.#table[s] = i + 1;
+  }
+
+  #find(id: Uint8Array, from = -1): number {
+    const mask = this.#table.length - 1;
+    let s = this.#hash(id, 0) & mask;
+    const ids = this.#ids;
+    for (;;) {
+      const v = this.#table[s] ?? 0;
+      if (v === 0) return -1;
+      const i = v - 1;
+      if (i > from) {
+        const o = i * 32;
+        let eq = true;
+        for (let k = 0; k < 32; k++) {
+          if (ids[o + k] !== id[k]) {
+            eq = false;
+            break;
+          }
+        }
+        if (eq) return i;
+      }
+      s = (s + 1) & mask;
+    }
+  }
+
+  #packNumber(pack: string): number {
+    let n = this.#packNo.get(pack);
+    if (n === undefined) {
+      n = this.#packs.length;
+      this.#packs.push(pack);
+      this.#packNo.set(pack, n);
+    }
+    return n;
+  }
+
+  /** Adds one blob of a pack; a duplicate of an existing (blob, pack) pair is ignored. */
+  add(pack: string, e: BlobEntry): void {
+    const pn = this.#packNumber(pack);
+    for (let i = this.#find(e.id); i >= 0; i = this.#find(e.id, i)) {
+      if (this.#pack[i] === pn) return;
+    }
+    if (this.#count === this.#cap) this.#grow(this.#cap * 2);
+    const i = this.#count++;
+    this.#ids.set(e.id, i * 32);
+    this.#pack[i] = pn;
+    this.#offset[i] = e.offset;
+    this.#length[i] = e.length;
+    this.#raw[i] = e.rawLength;
+    this.#flags[i] = (e.type === "tree" ? TYPE_TREE : 0) | (e.compressed ? COMPRESSED : 0);
+    this.#insertSlot(i);
+  }
+
+  addPack(pack: string, entries: readonly BlobEntry[]): void {
+    for (const e of entries) this.add(pack, e);
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.#find(id) >= 0;
+  }
+
+  lookup(id: Uint8Array): IndexedBlob | undefined {
+    const i = this.#find(id);
+    return i < 0 ? undefined : this.#entry(i);
+  }
+
+  entriesOf(id: Uint8Array): IndexedBlob[] {
+    const out: IndexedBlob[] = [];
+    for (let i = this.#find(id); i >= 0; i = this.#find(id, i)) out.push(this.#entry(i));
+    return out;
+  }
+
+  #entry(i: number): IndexedBlob {
+    const f = this.#flags[i] ?? 0;
+    return {
+      id: Buffer.from(this.#ids.subarray(i * 32, i * 32 + 32)),
+      type: (f & TYPE_TREE) !== 0 ? "tree" : "data",
+      compressed: (f & COMPRESSED) !== 0,
+      pack: this.#packs[this.#pack[i] ?? 0] ?? "",
+      offset: this.#offset[i] ?? 0,
+      length: this.#length[i] ?? 0,
+      rawLength: this.#raw[i] ?? 0,
+    };
+  }
+
+  *entries(): IterableIterator<IndexedBlob> {
+    for (let i = 0; i < this.#count; i++) yield this.#entry(i);
+  }
+
+  packs(): string[] {
+    return [...this.#packNo.keys()];
+  }
+
+  hasPack(pack: string): boolean {
+    return this.#packNo.has(pack);
+  }
+
+  blobType(id: Uint8Array): BlobType | undefined {
+    return this.lookup(id)?.type;
+  }
+}

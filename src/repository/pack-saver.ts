@@ -1,0 +1,108 @@
+import type { BlobEntry, BlobType } from "./blob.js";
+import { buildIndexFile } from "./index-file.js";
+import { PackBuilder } from "./pack.js";
+import type { Repository } from "./repository.js";
+
+/**
+ * Writes packs, then the index files that name them (never the other way round), so a crash
+ * leaves at most packs no index names. Blobs packed here (trees, small writes on the main
+ * thread) and whole packs built elsewhere (worker threads) go through the same path.
+ * An index file is written every `checkpointPacks` packs, so an interrupted backup's packs
+ * can be reused by the next one.
+ */
+export class PackSaver {
+  #builders = new Map<BlobType, PackBuilder>();
+  #unindexed = new Map<string, BlobEntry[]>();
+  #uploads = new Set<Promise<void>>();
+  /** Blobs claimed for packing whose pack is not finished yet (hex ids). */
+  #pending = new Set<string>();
+  #error: unknown;
+  readonly indexFiles: string[] = [];
+  bytesAdded = 0;
+  blobsAdded = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly opts: { checkpointPacks?: number; maxUploads?: number } = {},
+  ) {}
+
+  /** Packs one blob unless the repository already has it. Returns its id. */
+  async addBlob(type: BlobType, plain: Uint8Array): Promise<Buffer> {
+    const id = this.repo.blobId(plain);
+    if (!this.claim(id)) return id;
+    const enc = this.repo.encodeBlob(plain);
+    let b = this.#builders.get(type);
+    if (!b) this.#builders.set(type, (b = new PackBuilder()));
+    b.add(type, id, enc.stored, enc.rawLength, enc.compressed);
+    if (b.size >= this.repo.config.pack_size) await this.#finish(b);
+    return id;
+  }
+
+  async #finish(b: PackBuilder): Promise<void> {
+    if (b.count === 0) return;
+    const p = b.finish(this.repo.crypter);
+    await this.addPack(p.id, p.bytes, p.entries);
+  }
+
+  /**
+   * Claims a blob for packing: true when neither the repository nor this run has it yet, in
+   * which case the caller must pack it (addBlob, or a worker's pack passed to addPack).
+   */
+  claim(id: Buffer): boolean {
+    if (this.repo.index.has(id)) return false;
+    const hex = id.toString("hex");
+    if (this.#pending.has(hex)) return false;
+    this.#pending.add(hex);
+    return true;
+  }
+
+  /** Uploads a finished pack (in the background, bounded), then indexes it. */
+  async addPack(id: string, bytes: Buffer, entries: BlobEntry[]): Promise<void> {
+    this.#throwIfFailed();
+    for (const e of entries) {
+      this.repo.index.add(id, e);
+      this.#pending.delete(e.id.toString("hex"));
+    }
+    this.bytesAdded += bytes.length;
+    this.blobsAdded += entries.length;
+    while (this.#uploads.size >= (this.opts.maxUploads ?? 2)) await Promise.race(this.#uploads);
+    this.#throwIfFailed();
+    const up = this.repo
+      .savePack(id, bytes)
+      .then(async () => {
+        this.#unindexed.set(id, entries);
+        if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32)) await this.#writeIndex();
+      })
+      .catch((err) => {
+        this.#error ??= err;
+      })
+      .finally(() => this.#uploads.delete(up));
+    this.#uploads.add(up);
+  }
+
+  #throwIfFailed(): void {
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  async #writeIndex(): Promise<void> {
+    if (this.#unindexed.size === 0) return;
+    const packs = [...this.#unindexed.entries()];
+    this.#unindexed.clear();
+    const id = await this.repo.saveJson("index", buildIndexFile(packs));
+    this.indexFiles.push(id);
+    this.repo.index.files.add(id);
+  }
+
+  /** Finishes open packs, waits for every upload, and writes the index. */
+  async flush(): Promise<void> {
+    for (const b of this.#builders.values()) await this.#finish(b);
+    while (this.#uploads.size > 0) await Promise.race(this.#uploads);
+    this.#throwIfFailed();
+    await this.#writeIndex();
+  }
+
+  /** Waits for uploads in flight without writing anything more (after a failure). */
+  async abandon(): Promise<void> {
+    while (this.#uploads.size > 0) await Promise.race(this.#uploads);
+  }
+}

@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { CofferError } from "../core/errors.js";
+import type { Crypter } from "../crypto/aead.js";
+import type { BlobEntry, BlobType } from "./blob.js";
+
+/**
+ * Pack format: `blob₁ … blobₙ ‖ sealed header ‖ uint32 LE length of the sealed header`.
+ * The header holds one 46-byte entry per blob:
+ *   type u8 (0 data, 1 tree) | flags u8 (bit 0 compressed) | id 32 | offset u32 | length u32 | raw length u32
+ * (all little-endian). A pack's name is the SHA-256 of all its bytes.
+ */
+export const HEADER_ENTRY = 46;
+const TYPE_CODE: Record<BlobType, number> = { data: 0, tree: 1 };
+
+export function encodeHeader(entries: readonly BlobEntry[]): Buffer {
+  const b = Buffer.alloc(entries.length * HEADER_ENTRY);
+  let o = 0;
+  for (const e of entries) {
+    b[o] = TYPE_CODE[e.type];
+    b[o + 1] = e.compressed ? 1 : 0;
+    e.id.copy(b, o + 2);
+    b.writeUInt32LE(e.offset, o + 34);
+    b.writeUInt32LE(e.length, o + 38);
+    b.writeUInt32LE(e.rawLength, o + 42);
+    o += HEADER_ENTRY;
+  }
+  return b;
+}
+
+export function decodeHeader(plain: Buffer, what: string): BlobEntry[] {
+  if (plain.length % HEADER_ENTRY !== 0) throw new CofferError("CORRUPT", `${what} has a header of invalid size.`);
+  const out: BlobEntry[] = [];
+  for (let o = 0; o < plain.length; o += HEADER_ENTRY) {
+    const t = plain[o];
+    if (t !== 0 && t !== 1) throw new CofferError("CORRUPT", `${what} has a header entry of unknown type.`);
+    out.push({
+      type: t === 0 ? "data" : "tree",
+      compressed: ((plain[o + 1] ?? 0) & 1) === 1,
+      id: Buffer.from(plain.subarray(o + 2, o + 34)),
+      offset: plain.readUInt32LE(o + 34),
+      length: plain.readUInt32LE(o + 38),
+      rawLength: plain.readUInt32LE(o + 42),
+    });
+  }
+  return out;
+}
+
+/** Builds one pack in memory. Used on the main thread (trees) and in workers (data). */
+export class PackBuilder {
+  readonly entries: BlobEntry[] = [];
+  #parts: Buffer[] = [];
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+  get count(): number {
+    return this.entries.length;
+  }
+
+  add(type: BlobType, id: Buffer, stored: Buffer, rawLength: number, compressed: boolean): void {
+    this.entries.push({ type, id, offset: this.#size, length: stored.length, rawLength, compressed });
+    this.#parts.push(stored);
+    this.#size += stored.length;
+  }
+
+  /** The complete pack and its id; the builder is empty afterwards. */
+  finish(crypter: Crypter): { id: string; bytes: Buffer; entries: BlobEntry[] } {
+    const header = crypter.seal(encodeHeader(this.entries));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(header.length);
+    const bytes = Buffer.concat([...this.#parts, header, len]);
+    const id = createHash("sha256").update(bytes).digest("hex");
+    const entries = this.entries.splice(0);
+    this.#parts = [];
+    this.#size = 0;
+    return { id, bytes, entries };
+  }
+}
+
+/** Reads the header from a pack's tail (the last `tail` bytes, or the whole pack). */
+export function parsePackTail(tail: Buffer, packSize: number, crypter: Crypter, packId: string): { entries: BlobEntry[]; headerLength: number } {
+  const what = `pack ${packId.slice(0, 8)}`;
+  if (tail.length < 4) throw new CofferError("CORRUPT", `${what} is too short to be a pack.`, { pack: packId });
+  const hlen = tail.readUInt32LE(tail.length - 4);
+  if (hlen + 4 > packSize || hlen + 4 > tail.length) {
+    if (hlen + 4 > packSize) throw new CofferError("CORRUPT", `${what} has an invalid header length.`, { pack: packId });
+    return { entries: [], headerLength: hlen }; // caller must read more
+  }
+  const sealed = tail.subarray(tail.length - 4 - hlen, tail.length - 4);
+  const entries = decodeHeader(crypter.open(sealed, `header of ${what}`), what);
+  const dataEnd = packSize - 4 - hlen;
+  for (const e of entries) {
+    if (e.offset + e.length > dataEnd) throw new CofferError("CORRUPT", `${what} has a header entry past its data.`, { pack: packId });
+  }
+  return { entries, headerLength: hlen };
+}

@@ -1,0 +1,224 @@
+import { randomBytes } from "node:crypto";
+import type { Backend, FileType, Handle } from "../backend/backend.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { CofferError } from "../core/errors.js";
+import { AesGcmCrypter, type Crypter, NoneCrypter } from "../crypto/aead.js";
+import { DEFAULT_KDF, type KdfParams } from "../crypto/kdf.js";
+import { createKeyFile, newMasterKey, openKeyFile, parseKeyFile } from "../crypto/keyfile.js";
+import { type BlobType, blobId, decodeBlob, encodeBlob, type EncodedBlob } from "./blob.js";
+import { newConfig, parseConfig, type RepoConfig } from "./config.js";
+import { decodeJsonFile, encodeJsonFile, sha256Hex } from "./file-codec.js";
+import { readIndexFile } from "./index-file.js";
+import { MasterIndex } from "./master-index.js";
+import { mapLimit } from "./map-limit.js";
+
+export interface InitOptions {
+  /** Required unless encryption is "none". */
+  password?: string;
+  encryption?: RepoConfig["encryption"];
+  kdf?: KdfParams;
+  /** Share chunker and id parameters with this repository's config (for `copy`). */
+  paramsFrom?: RepoConfig;
+  packSize?: number;
+  clock?: Clock;
+}
+
+export interface OpenOptions {
+  /** A password, or a function asked for one only when the repository is encrypted. */
+  password?: string | (() => Promise<string>);
+  clock?: Clock;
+}
+
+/**
+ * An open repository: its config, its key, and verified access to its files and blobs.
+ * Everything read is checked (file names are SHA-256 of their bytes, blobs are checked
+ * against their HMAC id) before it is returned.
+ */
+export class Repository {
+  readonly index = new MasterIndex();
+  readonly idKey: Buffer;
+  readonly clock: Clock;
+  readonly #masterKey: Buffer | null;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepoConfig,
+    readonly crypter: Crypter,
+    readonly keyId: string | undefined,
+    masterKey: Buffer | null,
+    clock: Clock,
+  ) {
+    this.idKey = Buffer.from(config.id_key, "base64");
+    this.#masterKey = masterKey;
+    this.clock = clock;
+  }
+
+  /** Whether a repository (its config file) exists in the backend. */
+  static async exists(backend: Backend): Promise<boolean> {
+    try {
+      await backend.stat({ type: "config", name: "" });
+      return true;
+    } catch (err) {
+      if (backend.isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  static async init(backend: Backend, opts: InitOptions = {}): Promise<Repository> {
+    const clock = opts.clock ?? systemClock;
+    const encryption = opts.encryption ?? "aes-256-gcm";
+    if (await Repository.exists(backend)) {
+      throw new CofferError("REPO_EXISTS", `A repository already exists at ${backend.location}.`);
+    }
+    const config = newConfig({ encryption, ...(opts.packSize ? { packSize: opts.packSize } : {}), ...(opts.paramsFrom ? { paramsFrom: opts.paramsFrom } : {}) });
+    await backend.create();
+    if (encryption === "none") {
+      await backend.save({ type: "config", name: "" }, Buffer.from(JSON.stringify(config, null, 2) + "\n"));
+      return new Repository(backend, config, new NoneCrypter(), undefined, null, clock);
+    }
+    if (!opts.password) throw new CofferError("NO_PASSWORD", "A password is needed to create an encrypted repository.");
+    const master = newMasterKey();
+    const key = await createKeyFile(master, opts.password, opts.kdf ?? DEFAULT_KDF, clock());
+    // Key before config: a config without a key would be a repository nobody can open.
+    await backend.save({ type: "key", name: key.id }, key.bytes);
+    const crypter = new AesGcmCrypter(master);
+    await backend.save({ type: "config", name: "" }, crypter.seal(Buffer.from(JSON.stringify(config))));
+    return new Repository(backend, config, crypter, key.id, master, clock);
+  }
+
+  static async open(backend: Backend, opts: OpenOptions = {}): Promise<Repository> {
+    const clock = opts.clock ?? systemClock;
+    let raw: Buffer;
+    try {
+      raw = await backend.load({ type: "config", name: "" });
+    } catch (err) {
+      if (backend.isNotFound(err)) {
+        throw new CofferError("REPO_MISSING", `There is no repository at ${backend.location}; create one with "coffer init".`);
+      }
+      throw err;
+    }
+    const keys: string[] = [];
+    for await (const f of backend.list("key")) keys.push(f.name);
+    if (keys.length === 0) {
+      if (raw[0] !== 0x7b) {
+        throw new CofferError("WRONG_PASSWORD", `The repository at ${backend.location} has no key files, so it cannot be opened.`);
+      }
+      const config = parseConfig(raw);
+      if (config.encryption !== "none") throw new CofferError("WRONG_PASSWORD", `The repository at ${backend.location} has no key files, so it cannot be opened.`);
+      return new Repository(backend, config, new NoneCrypter(), undefined, null, clock);
+    }
+    const password = typeof opts.password === "function" ? await opts.password() : opts.password;
+    if (password === undefined || password === "") {
+      throw new CofferError("NO_PASSWORD", "This repository is encrypted: give its password with --password-file, --password-command or COFFER_PASSWORD.");
+    }
+    keys.sort();
+    for (const id of keys) {
+      const file = parseKeyFile(await backend.load({ type: "key", name: id }), id);
+      const master = await openKeyFile(file, password);
+      if (!master) continue;
+      const crypter = new AesGcmCrypter(master);
+      const config = parseConfig(crypter.open(raw, "the repository config"));
+      return new Repository(backend, config, crypter, id, master, clock);
+    }
+    throw new CofferError("WRONG_PASSWORD", "The password does not open any key of this repository.");
+  }
+
+  /** The master key, for worker threads and new key files; null in mode `none`. */
+  masterKey(): Buffer | null {
+    return this.#masterKey ? Buffer.from(this.#masterKey) : null;
+  }
+
+  blobId(plain: Uint8Array): Buffer {
+    return blobId(this.idKey, plain);
+  }
+
+  encodeBlob(plain: Uint8Array): EncodedBlob {
+    return encodeBlob(plain, this.crypter, this.config.compression.level);
+  }
+
+  /** Loads one blob through the index, verified against its id. */
+  async loadBlob(type: BlobType, id: Buffer): Promise<Buffer> {
+    const candidates = this.index.entriesOf(id).filter((e) => e.type === type);
+    if (candidates.length === 0) {
+      throw new CofferError("NOT_FOUND", `${type} blob ${id.toString("hex").slice(0, 8)} is not in the index; run "coffer check".`, { blob: id.toString("hex") });
+    }
+    let lastErr: unknown;
+    for (const e of candidates) {
+      try {
+        const stored = await this.backend.load({ type: "data", name: e.pack }, { offset: e.offset, length: e.length });
+        return decodeBlob(stored, e, this.crypter, this.idKey, `pack ${e.pack.slice(0, 8)}`);
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Saves a JSON file (index, snapshot, lock) and returns its id. */
+  async saveJson(type: FileType, value: unknown): Promise<string> {
+    const { id, bytes } = encodeJsonFile(value, this.crypter);
+    await this.backend.save({ type, name: id }, bytes);
+    return id;
+  }
+
+  async loadJson(type: FileType, id: string): Promise<unknown> {
+    const bytes = await this.backend.load({ type, name: id });
+    return decodeJsonFile(bytes, this.crypter, `${typeName(type)} ${id.slice(0, 8)}`, type === "lock" ? undefined : id);
+  }
+
+  async listIds(type: FileType): Promise<string[]> {
+    const out: string[] = [];
+    for await (const f of this.backend.list(type)) out.push(f.name);
+    return out.sort();
+  }
+
+  /** Resolves an id prefix of a file of the given type. */
+  async resolveId(type: FileType, prefix: string): Promise<string> {
+    const ids = (await this.listIds(type)).filter((id) => id.startsWith(prefix));
+    if (ids.length === 0) throw new CofferError("NOT_FOUND", `No ${typeName(type)} has an id starting with "${prefix}".`, { prefix });
+    if (ids.length > 1) throw new CofferError("AMBIGUOUS", `The prefix "${prefix}" matches ${ids.length} ${typeName(type)}s; give more characters.`, { prefix });
+    return ids[0] as string;
+  }
+
+  /** Loads every index file into the in-memory index, skipping superseded ones. */
+  async loadIndex(): Promise<void> {
+    const ids = await this.listIds("index");
+    const files = await mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
+    const superseded = new Set<string>();
+    for (const f of files) for (const s of f.file.supersedes) superseded.add(s);
+    for (const f of files) {
+      if (superseded.has(f.id)) continue;
+      this.index.files.add(f.id);
+      for (const [pack, blobs] of f.file.packs) this.index.addPack(pack, blobs);
+    }
+  }
+
+  /** Saves a finished pack's bytes; verifies its name first. */
+  async savePack(id: string, bytes: Buffer): Promise<void> {
+    if (sha256Hex(bytes) !== id) throw new CofferError("CORRUPT", `Pack ${id.slice(0, 8)} does not match its name before upload; not saved.`);
+    await this.backend.save({ type: "data", name: id }, bytes);
+  }
+
+  /** Adds a key file for a new password; returns its id. */
+  async addKey(password: string, kdf: KdfParams = DEFAULT_KDF): Promise<string> {
+    if (!this.#masterKey) throw new CofferError("UNSUPPORTED", "This repository is not encrypted, so it has no keys.");
+    const key = await createKeyFile(this.#masterKey, password, kdf, this.clock());
+    await this.backend.save({ type: "key", name: key.id }, key.bytes);
+    return key.id;
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+function typeName(type: FileType): string {
+  return type === "data" ? "pack" : type;
+}
+
+/** A random id for objects not named by content (none today; kept for lock tokens). */
+export function randomId(): string {
+  return randomBytes(32).toString("hex");
+}
+
+export type { Handle };

@@ -1,0 +1,54 @@
+import { CofferError } from "../core/errors.js";
+import { mapLimit } from "../repository/map-limit.js";
+import type { Repository } from "../repository/repository.js";
+import type { Snapshot, SnapshotWithId } from "./snapshot.js";
+
+/** Filters shared by every command that selects snapshots. */
+export interface SnapshotFilter {
+  hosts?: string[];
+  tags?: string[];
+  paths?: string[];
+  kinds?: string[];
+  source?: string;
+}
+
+export async function listSnapshots(repo: Repository, filter: SnapshotFilter = {}): Promise<SnapshotWithId[]> {
+  const ids = await repo.listIds("snapshot");
+  const all = await mapLimit(ids, repo.backend.properties.connections * 2, async (id) => {
+    try {
+      return { ...((await repo.loadJson("snapshot", id)) as Snapshot), id };
+    } catch (err) {
+      if (repo.backend.isNotFound(err)) return undefined; // removed meanwhile
+      throw err;
+    }
+  });
+  return all
+    .filter((s): s is SnapshotWithId => s !== undefined && matches(s, filter))
+    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id));
+}
+
+export function matches(s: Snapshot, f: SnapshotFilter): boolean {
+  if (f.hosts?.length && !f.hosts.includes(s.hostname)) return false;
+  if (f.tags?.length && !f.tags.some((t) => t.split(",").every((x) => s.tags.includes(x)))) return false;
+  if (f.paths?.length && !f.paths.every((p) => s.paths.includes(p))) return false;
+  if (f.kinds?.length && !f.kinds.includes(s.kind)) return false;
+  if (f.source !== undefined && s.source !== f.source) return false;
+  return true;
+}
+
+/** `latest`, `latest~N`? no: `latest`, a full id or a unique prefix, optionally filtered. */
+export async function findSnapshot(repo: Repository, ref: string, filter: SnapshotFilter = {}): Promise<SnapshotWithId> {
+  if (ref === "latest") {
+    const list = await listSnapshots(repo, filter);
+    const last = list[list.length - 1];
+    if (!last) throw new CofferError("NOT_FOUND", "There is no snapshot matching the filters; run \"coffer snapshots\" to see what there is.");
+    return last;
+  }
+  if (!/^[0-9a-f]{1,64}$/.test(ref)) throw new CofferError("NOT_FOUND", `"${ref}" is not a snapshot id; give an id (or a prefix of one) from "coffer snapshots", or "latest".`);
+  const id = await repo.resolveId("snapshot", ref);
+  return { ...((await repo.loadJson("snapshot", id)) as Snapshot), id };
+}
+
+export async function saveSnapshot(repo: Repository, s: Snapshot): Promise<string> {
+  return repo.saveJson("snapshot", s);
+}
