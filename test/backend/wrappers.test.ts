@@ -1,0 +1,250 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Backend, FileInfo, FileType, Handle, LoadOptions } from "../../src/backend/backend.js";
+import { LimitBackend } from "../../src/backend/limit.js";
+import { MemoryBackend } from "../../src/backend/memory.js";
+import { wrapBackend } from "../../src/backend/open.js";
+import { RetryBackend, type RetryInfo } from "../../src/backend/retry.js";
+import { isCofferError } from "../../src/core/errors.js";
+import { FaultyBackend } from "../helpers/faulty-backend.js";
+import { handle, listAll, rejection, runBackendSuite } from "./suite.js";
+
+const noSleep = async (): Promise<void> => {};
+
+runBackendSuite("retry + limit over memory", async () => ({ backend: wrapBackend(new MemoryBackend(), { retry: { sleep: noSleep } }), cleanup: async () => {} }));
+runBackendSuite("faulty over memory, no faults armed", async () => ({ backend: new FaultyBackend(new MemoryBackend()), cleanup: async () => {} }));
+
+/** Retries into `log`, with no real waiting. */
+function retrying(inner: Backend, attempts = 5): { b: RetryBackend; log: RetryInfo[] } {
+  const log: RetryInfo[] = [];
+  return { b: new RetryBackend(inner, { attempts, sleep: noSleep, onRetry: (i) => log.push(i) }), log };
+}
+
+describe("RetryBackend", () => {
+  it("retries transient errors until the request succeeds", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "save", nth: 1, times: 2 }] });
+    const { b, log } = retrying(faulty);
+    const h = handle("data");
+    await b.save(h, Buffer.from("pack"));
+    assert.equal(faulty.calls.save, 3);
+    assert.deepEqual(
+      log.map((i) => [i.op, i.handle, i.attempt]),
+      [
+        ["save", h, 1],
+        ["save", h, 2],
+      ],
+    );
+    assert.ok(log.every((i) => isCofferError(i.error, "IO") && i.delayMs > 0));
+    assert.equal((await b.load(h)).toString(), "pack");
+  });
+
+  it("does not retry permanent errors: not found, no space, invalid names", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { spaceBytes: 0 });
+    const { b, log } = retrying(faulty);
+    assert.ok(b.isNotFound(await rejection(b.load(handle("index")))));
+    assert.equal(faulty.calls.load, 1);
+    assert.ok(isCofferError(await rejection(b.save(handle("index"), Buffer.from("x"))), "NO_SPACE"));
+    assert.equal(faulty.calls.save, 1);
+    assert.ok(isCofferError(await rejection(b.stat({ type: "index", name: "../x" })), "INVALID"));
+    assert.equal(faulty.calls.stat, 1);
+    assert.deepEqual(log, []);
+  });
+
+  it("gives up after the configured attempts with the last error", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "stat", nth: 1, times: Infinity }] });
+    const { b, log } = retrying(faulty, 3);
+    assert.ok(isCofferError(await rejection(b.stat(handle("lock"))), "IO"));
+    assert.equal(faulty.calls.stat, 3);
+    assert.deepEqual(
+      log.map((i) => i.attempt),
+      [1, 2],
+    );
+  });
+
+  it("backs off exponentially, with jitter between 50 % and 150 %, capped", () => {
+    const at = (r: number) => new RetryBackend(new MemoryBackend(), { initialDelayMs: 100, maxDelayMs: 1000, random: () => r });
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => at(0.5).delayFor(n)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual([1, 2, 3].map((n) => at(0).delayFor(n)), [50, 100, 200]);
+    assert.deepEqual([1, 2, 4].map((n) => at(0.999).delayFor(n)), [150, 300, 1000]);
+  });
+
+  it("waits the delays it reports", async () => {
+    const slept: number[] = [];
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "remove", nth: 1, times: 2 }] });
+    const reported: number[] = [];
+    const b = new RetryBackend(faulty, { initialDelayMs: 10, random: () => 0.5, sleep: async (ms) => void slept.push(ms), onRetry: (i) => reported.push(i.delayMs) });
+    const h = handle("snapshot");
+    await faulty.inner.save(h, Buffer.from("s"));
+    await b.remove(h);
+    assert.deepEqual(slept, [10, 20]);
+    assert.deepEqual(reported, slept);
+  });
+
+  it("ignores an onRetry callback that throws", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "create", nth: 1 }] });
+    const b = new RetryBackend(faulty, {
+      sleep: noSleep,
+      onRetry: () => {
+        throw new Error("logger broke");
+      },
+    });
+    await b.create();
+    assert.equal(faulty.calls.create, 2);
+  });
+
+  it("restarts a failed listing without yielding a name twice", async () => {
+    const inner = new FlakyListBackend(2);
+    const hs = Array.from({ length: 5 }, () => handle("snapshot"));
+    for (const h of hs) await inner.save(h, Buffer.from(h.name));
+    const { b, log } = retrying(inner);
+    const names: string[] = [];
+    for await (const f of b.list("snapshot")) names.push(f.name);
+    assert.deepEqual([...names].sort(), hs.map((h) => h.name).sort());
+    assert.equal(inner.listings, 2);
+    assert.deepEqual(
+      log.map((i) => [i.op, i.attempt]),
+      [["list", 1]],
+    );
+  });
+
+  it("does not retry a listing that fails permanently", async () => {
+    const inner = new FlakyListBackend(0, true);
+    const { b, log } = retrying(inner);
+    await inner.save(handle("key"), Buffer.from("k"));
+    assert.ok(b.isNotFound(await rejection(listAll(b, "key"))));
+    assert.equal(inner.listings, 1);
+    assert.deepEqual(log, []);
+  });
+});
+
+describe("LimitBackend", () => {
+  it("never has more than N requests in flight, and reaches N", async () => {
+    const slow = new CountingBackend(new MemoryBackend());
+    const b = new LimitBackend(slow, 3);
+    assert.equal(b.properties.connections, 3);
+    const hs = Array.from({ length: 30 }, () => handle("data"));
+    await Promise.all(hs.map((h) => b.save(h, Buffer.from(h.name))));
+    await Promise.all([...hs.map((h) => b.load(h)), ...hs.map((h) => b.stat(h)), listAll(b, "data"), listAll(b, "data")]);
+    await Promise.all(hs.map((h) => b.remove(h)));
+    assert.equal(slow.max, 3);
+    assert.equal(slow.inFlight, 0);
+  });
+
+  it("defaults to the inner backend's connections", () => {
+    assert.equal(new LimitBackend(new MemoryBackend()).properties.connections, 8);
+    assert.equal(new LimitBackend(new MemoryBackend(), 0).properties.connections, 1);
+  });
+
+  it("does not deadlock when a caller loads each file inside a listing, with one slot", async () => {
+    const b = new LimitBackend(new CountingBackend(new MemoryBackend()), 1);
+    const hs = Array.from({ length: 5 }, () => handle("index"));
+    for (const h of hs) await b.save(h, Buffer.from(h.name));
+    const loaded: string[] = [];
+    for await (const f of b.list("index")) loaded.push((await b.load({ type: "index", name: f.name })).toString());
+    assert.deepEqual(loaded.sort(), hs.map((h) => h.name).sort());
+  });
+
+  it("gives the slot back when a request fails", async () => {
+    const b = new LimitBackend(new MemoryBackend(), 1);
+    await rejection(b.load(handle("data")));
+    await rejection(b.stat(handle("data")));
+    const h = handle("data");
+    await b.save(h, Buffer.from("ok"));
+    assert.equal((await b.load(h)).toString(), "ok");
+  });
+});
+
+describe("wrapBackend", () => {
+  it("stacks retry outside limit, so a request waiting to be retried holds no slot", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "save", nth: 1 }] });
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    let retried!: () => void;
+    const waiting = new Promise<void>((res) => (retried = res));
+    const b = wrapBackend(faulty, { connections: 1, retry: { sleep: () => gate, onRetry: () => retried() } });
+    const h = handle("data");
+    const saving = b.save(h, Buffer.from("pack"));
+    await waiting;
+    const other = handle("lock");
+    await faulty.inner.save(other, Buffer.from("lock"));
+    assert.equal((await b.load(other)).toString(), "lock"); // would hang if the wait held the slot
+    release();
+    await saving;
+    assert.equal((await b.load(h)).toString(), "pack");
+  });
+});
+
+/** Tracks how many requests are in flight; each takes a few milliseconds. */
+class CountingBackend implements Backend {
+  inFlight = 0;
+  max = 0;
+  constructor(readonly inner: Backend) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  get properties() {
+    return this.inner.properties;
+  }
+  async #track<T>(fn: () => Promise<T>): Promise<T> {
+    this.max = Math.max(this.max, ++this.inFlight);
+    try {
+      await new Promise((res) => setTimeout(res, 2));
+      return await fn();
+    } finally {
+      this.inFlight--;
+    }
+  }
+  create(): Promise<void> {
+    return this.#track(() => this.inner.create());
+  }
+  save(h: Handle, data: Uint8Array): Promise<void> {
+    return this.#track(() => this.inner.save(h, data));
+  }
+  load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+    return this.#track(() => this.inner.load(h, opts));
+  }
+  stat(h: Handle): Promise<FileInfo> {
+    return this.#track(() => this.inner.stat(h));
+  }
+  async *list(type: FileType): AsyncIterable<FileInfo> {
+    const it = this.inner.list(type)[Symbol.asyncIterator]();
+    for (;;) {
+      const r = await this.#track(() => it.next());
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  remove(h: Handle): Promise<void> {
+    return this.#track(() => this.inner.remove(h));
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  isNotFound(err: unknown): boolean {
+    return this.inner.isNotFound(err);
+  }
+  isPermanent(err: unknown): boolean {
+    return this.inner.isPermanent(err);
+  }
+}
+
+/** A memory backend whose first listing fails after `after` entries, transiently or not. */
+class FlakyListBackend extends MemoryBackend {
+  listings = 0;
+  constructor(
+    readonly after: number,
+    readonly permanent = false,
+  ) {
+    super();
+  }
+  override async *list(type: FileType): AsyncIterable<FileInfo> {
+    const first = ++this.listings === 1;
+    let n = 0;
+    for await (const f of super.list(type)) {
+      if (first && n++ === this.after) {
+        throw this.permanent ? Object.assign(new Error("gone"), { code: "ENOENT" }) : Object.assign(new Error("reset"), { code: "ECONNRESET" });
+      }
+      yield f;
+    }
+  }
+}
