@@ -1,0 +1,41 @@
+/**
+ * Messages between the archiver (main thread) and its worker threads. A job is a batch of
+ * files; for each segment of chunks (≤ ~16 MiB) the worker asks which blob ids are new, packs
+ * only those, and hands finished packs back. Binary fields are Uint8Arrays (structured clone).
+ */
+export interface WorkerInit {
+  key: Uint8Array | null;
+  idKey: Uint8Array;
+  chunker: { min: number; avg: number; max: number; seed: string };
+  level: number;
+  packSize: number;
+}
+
+export interface JobFile {
+  path: Uint8Array;
+  /** Size at scan time (a hint for buffer sizing). */
+  size: number;
+}
+
+export type ToWorker =
+  | { t: "job"; job: number; files: JobFile[] }
+  | { t: "claims"; job: number; want: Uint8Array }
+  | { t: "packAck" }
+  | { t: "flush" };
+
+export interface FileOutcome {
+  /** 32 bytes per data blob, in order. */
+  ids: Uint8Array;
+  bytesRead: number;
+  /** The file changed while it was read (size, mtime or ctime moved). */
+  changed: boolean;
+  /** Set when the file could not be read; nothing else is meaningful then. */
+  error?: { code: string | undefined; message: string };
+}
+
+export type FromWorker =
+  | { t: "hashes"; job: number; ids: Uint8Array }
+  | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array }
+  | { t: "done"; job: number; files: FileOutcome[] }
+  | { t: "flushed" }
+  | { t: "fatal"; message: string; stack?: string };

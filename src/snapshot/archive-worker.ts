@@ -1,0 +1,189 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { parentPort, workerData } from "node:worker_threads";
+import { FastCdc } from "../chunker/fastcdc.js";
+import { crypterFromKey } from "../crypto/aead.js";
+import { blobId } from "../repository/blob.js";
+import { compressIfSmaller } from "../repository/compression.js";
+import { encodeHeader, PackBuilder } from "../repository/pack.js";
+import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
+
+/**
+ * A backup worker: reads files, cuts them into chunks, hashes them, and compresses, seals
+ * and packs the chunks the main thread says are new. All CPU-heavy work of a backup is here.
+ */
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const crypter = crypterFromKey(init.key);
+const idKey = Buffer.from(init.idKey);
+const cdc = new FastCdc({ ...init.chunker, seed: BigInt(`0x${init.chunker.seed}`) });
+const pack = new PackBuilder();
+const SEGMENT = 16 * 1024 * 1024;
+const READ_BUF = Math.max(init.chunker.max * 2, 32 * 1024 * 1024);
+const zeroIds = new Map<number, Buffer>();
+
+let waiting: ((m: ToWorker) => void) | undefined;
+const queue: ToWorker[] = [];
+port.on("message", (m: ToWorker) => {
+  if (waiting && (m.t === "claims" || m.t === "packAck")) {
+    const w = waiting;
+    waiting = undefined;
+    w(m);
+  } else {
+    queue.push(m);
+    pump();
+  }
+});
+
+let busy = false;
+function pump(): void {
+  if (busy) return;
+  const m = queue.shift();
+  if (!m) return;
+  busy = true;
+  handle(m)
+    .catch((err: unknown) => send({ t: "fatal", message: err instanceof Error ? err.message : String(err), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) }))
+    .finally(() => {
+      busy = false;
+      pump();
+    });
+}
+
+function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+function reply<T extends ToWorker["t"]>(t: T): Promise<Extract<ToWorker, { t: T }>> {
+  return new Promise((resolve) => {
+    waiting = (m) => resolve(m as Extract<ToWorker, { t: T }>);
+  });
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  if (m.t === "job") await runJob(m.job, m.files);
+  else if (m.t === "flush") {
+    await finishPack();
+    send({ t: "flushed" });
+  }
+}
+
+interface Pending {
+  data: Buffer;
+  id: Buffer;
+}
+
+async function runJob(job: number, files: JobFile[]): Promise<void> {
+  const outcomes: FileOutcome[] = [];
+  let pending: Pending[] = [];
+  let pendingBytes = 0;
+  const settle = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const ids = Buffer.allocUnsafe(pending.length * 32);
+    pending.forEach((p, i) => p.id.copy(ids, i * 32));
+    send({ t: "hashes", job, ids });
+    const { want } = await reply("claims");
+    for (let i = 0; i < pending.length; i++) {
+      if (want[i]) await addToPack(pending[i] as Pending);
+    }
+    pending = [];
+    pendingBytes = 0;
+  };
+  for (const f of files) {
+    const ids: Buffer[] = [];
+    let outcome: FileOutcome;
+    try {
+      const r = readChunks(f, async (data) => {
+        const id = chunkId(data);
+        ids.push(id);
+        pending.push({ data, id });
+        pendingBytes += data.length;
+        if (pendingBytes >= SEGMENT) await settle();
+      });
+      const res = await r;
+      outcome = { ids: Buffer.concat(ids), bytesRead: res.bytesRead, changed: res.changed };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      outcome = { ids: new Uint8Array(0), bytesRead: 0, changed: false, error: { code: e.code, message: e.message } };
+      // Chunks of a file that failed midway are still valid blobs; they are settled below.
+    }
+    outcomes.push(outcome);
+  }
+  await settle();
+  send({ t: "done", job, files: outcomes });
+}
+
+function chunkId(data: Buffer): Buffer {
+  // Runs of zeros (sparse files, preallocated space) hash once per length.
+  if (data.length >= 4096 && data[0] === 0 && data[data.length - 1] === 0 && isZero(data)) {
+    let id = zeroIds.get(data.length);
+    if (!id) zeroIds.set(data.length, (id = blobId(idKey, data)));
+    return id;
+  }
+  return blobId(idKey, data);
+}
+
+const ZERO = Buffer.alloc(64 * 1024);
+function isZero(b: Buffer): boolean {
+  for (let o = 0; o < b.length; o += ZERO.length) {
+    const n = Math.min(ZERO.length, b.length - o);
+    if (b.compare(ZERO, 0, n, o, o + n) !== 0) return false;
+  }
+  return true;
+}
+
+/** Reads a file and calls `emit` for each chunk, in order. */
+async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>): Promise<{ bytesRead: number; changed: boolean }> {
+  const fd = openSync(Buffer.from(f.path), "r");
+  try {
+    const before = fstatSync(fd, { bigint: true });
+    let buf = Buffer.allocUnsafe(Math.min(READ_BUF, Math.max(Number(before.size) + 1, 64 * 1024)));
+    let start = 0;
+    let end = 0;
+    let eof = false;
+    let total = 0;
+    while (!(eof && start === end)) {
+      if (!eof && end < buf.length) {
+        const n = readSync(fd, buf, end, buf.length - end, null);
+        if (n === 0) eof = true;
+        end += n;
+        total += n;
+        if (!eof && end < buf.length) continue;
+      }
+      let cut: number;
+      while (start < end && (cut = cdc.cut(buf, start, end, eof)) > 0) {
+        await emit(buf.subarray(start, start + cut));
+        start += cut;
+      }
+      if (eof) break;
+      // Keep the unchunked tail; the emitted chunks still reference the old buffer.
+      const next = Buffer.allocUnsafe(Math.max(READ_BUF, (end - start) * 2));
+      buf.copy(next, 0, start, end);
+      end -= start;
+      start = 0;
+      buf = next;
+    }
+    const after = fstatSync(fd, { bigint: true });
+    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(total) !== before.size;
+    return { bytesRead: total, changed };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function addToPack(p: Pending): Promise<void> {
+  const c = compressIfSmaller(p.data, init.level);
+  const stored = crypter.seal(c ?? p.data);
+  pack.add("data", p.id, stored, p.data.length, c !== undefined);
+  if (pack.size >= init.packSize) await finishPack();
+}
+
+async function finishPack(): Promise<void> {
+  if (pack.count === 0) return;
+  const p = pack.finish(crypter);
+  const header = new Uint8Array(encodeHeader(p.entries));
+  const bytes = p.bytes;
+  // Transfer without copying when the Buffer owns its whole ArrayBuffer.
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const out = own ? bytes : Buffer.from(bytes);
+  send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
+  await reply("packAck");
+}
