@@ -12,6 +12,8 @@ import { readIndexFile } from "./index-file.js";
 import { MasterIndex } from "./master-index.js";
 import { mapLimit } from "./map-limit.js";
 
+const TREE_CACHE_BYTES = 64 * 1024 * 1024;
+
 export interface InitOptions {
   /** Required unless encryption is "none". */
   password?: string;
@@ -39,6 +41,8 @@ export class Repository {
   readonly idKey: Buffer;
   readonly clock: Clock;
   readonly #masterKey: Buffer | null;
+  #treePacks = new Map<string, Promise<Buffer>>();
+  #treePackBytes = 0;
 
   private constructor(
     readonly backend: Backend,
@@ -145,13 +149,43 @@ export class Repository {
     let lastErr: unknown;
     for (const e of candidates) {
       try {
-        const stored = await this.backend.load({ type: "data", name: e.pack }, { offset: e.offset, length: e.length });
+        const stored = type === "tree" ? await this.#treeBlobBytes(e.pack, e.offset, e.length) : await this.backend.load({ type: "data", name: e.pack }, { offset: e.offset, length: e.length });
         return decodeBlob(stored, e, this.crypter, this.idKey, `pack ${e.pack.slice(0, 8)}`);
       } catch (err) {
         lastErr = err;
       }
     }
     throw lastErr;
+  }
+
+  /**
+   * Tree packs hold only trees, and a walk needs most of them: the first tree asked for loads
+   * its whole pack, later ones are sliced from memory (bounded, least recently used out).
+   * Every blob is still verified against its id when decoded.
+   */
+  async #treeBlobBytes(pack: string, offset: number, length: number): Promise<Buffer> {
+    let p = this.#treePacks.get(pack);
+    if (p) {
+      this.#treePacks.delete(pack);
+      this.#treePacks.set(pack, p);
+    } else {
+      p = this.backend.load({ type: "data", name: pack });
+      this.#treePacks.set(pack, p);
+      p.then(
+        (b) => {
+          this.#treePackBytes += b.length;
+          while (this.#treePackBytes > TREE_CACHE_BYTES && this.#treePacks.size > 1) {
+            const [oldest, ob] = this.#treePacks.entries().next().value as [string, Promise<Buffer>];
+            this.#treePacks.delete(oldest);
+            void ob.then((x) => (this.#treePackBytes -= x.length)).catch(() => undefined);
+          }
+        },
+        () => this.#treePacks.delete(pack),
+      );
+    }
+    const bytes = await p;
+    if (offset + length > bytes.length) throw new CofferError("CORRUPT", `Pack ${pack.slice(0, 8)} is shorter than its index says.`, { pack });
+    return bytes.subarray(offset, offset + length);
   }
 
   /** Saves a JSON file (index, snapshot, lock) and returns its id. */

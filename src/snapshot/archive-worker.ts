@@ -18,7 +18,7 @@ const idKey = Buffer.from(init.idKey);
 const cdc = new FastCdc({ ...init.chunker, seed: BigInt(`0x${init.chunker.seed}`) });
 const pack = new PackBuilder();
 const SEGMENT = 16 * 1024 * 1024;
-const READ_BUF = Math.max(init.chunker.max * 2, 32 * 1024 * 1024);
+const READ_BUF = Math.max(init.chunker.max * 2, 16 * 1024 * 1024);
 const zeroIds = new Map<number, Buffer>();
 
 let waiting: ((m: ToWorker) => void) | undefined;
@@ -91,19 +91,24 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
     const ids: Buffer[] = [];
     let outcome: FileOutcome;
     try {
-      const r = readChunks(f, async (data) => {
-        const id = chunkId(data);
-        ids.push(id);
-        pending.push({ data, id });
-        pendingBytes += data.length;
-        if (pendingBytes >= SEGMENT) await settle();
-      });
+      const r = readChunks(
+        f,
+        async (data) => {
+          const id = chunkId(data);
+          ids.push(id);
+          pending.push({ data, id });
+          pendingBytes += data.length;
+          if (pendingBytes >= SEGMENT) await settle();
+        },
+        settle,
+      );
       const res = await r;
       outcome = { ids: Buffer.concat(ids), bytesRead: res.bytesRead, changed: res.changed };
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       outcome = { ids: new Uint8Array(0), bytesRead: 0, changed: false, error: { code: e.code, message: e.message } };
-      // Chunks of a file that failed midway are still valid blobs; they are settled below.
+      // Chunks read before the failure are valid blobs; settle them before their buffer is reused.
+      await settle();
     }
     outcomes.push(outcome);
   }
@@ -130,23 +135,32 @@ function isZero(b: Buffer): boolean {
   return true;
 }
 
-/** Reads a file and calls `emit` for each chunk, in order. */
-async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>): Promise<{ bytesRead: number; changed: boolean }> {
+/**
+ * Reads a file and calls `emit` for each chunk, in order. Small files get a buffer of their
+ * own; large ones share this worker's read buffer, so `flush` settles every emitted chunk
+ * before the buffer is reused. Memory per worker stays at one buffer plus one pack.
+ */
+const SMALL = 1024 * 1024;
+let shared: Buffer | undefined;
+
+async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, flush: () => Promise<void>): Promise<{ bytesRead: number; changed: boolean }> {
   const fd = openSync(Buffer.from(f.path), "r");
   try {
     const before = fstatSync(fd, { bigint: true });
-    let buf = Buffer.allocUnsafe(Math.min(READ_BUF, Math.max(Number(before.size) + 1, 64 * 1024)));
+    const small = before.size < BigInt(SMALL);
+    // Chunks of an earlier file may still point into the shared buffer.
+    if (!small) await flush();
+    let buf = small ? Buffer.allocUnsafeSlow(Number(before.size) + 1) : (shared ??= Buffer.allocUnsafeSlow(READ_BUF));
     let start = 0;
     let end = 0;
     let eof = false;
     let total = 0;
-    while (!(eof && start === end)) {
-      if (!eof && end < buf.length) {
+    for (;;) {
+      while (!eof && end < buf.length) {
         const n = readSync(fd, buf, end, buf.length - end, null);
         if (n === 0) eof = true;
         end += n;
         total += n;
-        if (!eof && end < buf.length) continue;
       }
       let cut: number;
       while (start < end && (cut = cdc.cut(buf, start, end, eof)) > 0) {
@@ -154,12 +168,18 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>): P
         start += cut;
       }
       if (eof) break;
-      // Keep the unchunked tail; the emitted chunks still reference the old buffer.
-      const next = Buffer.allocUnsafe(Math.max(READ_BUF, (end - start) * 2));
-      buf.copy(next, 0, start, end);
+      // The file outgrew its small buffer: continue in the shared one.
+      if (small || buf !== shared) {
+        const big = (shared ??= Buffer.allocUnsafeSlow(READ_BUF));
+        await flush();
+        buf.copy(big, 0, start, end);
+        buf = big;
+      } else {
+        await flush();
+        buf.copyWithin(0, start, end);
+      }
       end -= start;
       start = 0;
-      buf = next;
     }
     const after = fstatSync(fd, { bigint: true });
     const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(total) !== before.size;

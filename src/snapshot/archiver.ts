@@ -14,6 +14,7 @@ import type { FilterOptions } from "./filters.js";
 import { NameLookup } from "./names.js";
 import { nodeFromStat } from "./node-from-stat.js";
 import { type DirScope, Scanner } from "./scanner.js";
+import { syncScanFs } from "./sync-scan-fs.js";
 import type { RetentionOverride, Snapshot, SnapshotKind, SnapshotSummary, SnapshotWithId, ChangeInfo } from "./snapshot.js";
 import { listSnapshots, saveSnapshot } from "./snapshot-store.js";
 import { decodeTree, encodeName, encodeTree, nameBytes, type Tree, type TreeNode } from "./tree.js";
@@ -71,7 +72,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   try {
     if (repo.index.files.size === 0) await repo.loadIndex();
     const parent = await findParent(repo, opts, host, roots.map((r) => r.path));
-    const scanner = await Scanner.create(opts.filters ?? {}, warn);
+    const scanner = await Scanner.create(opts.filters ?? {}, warn, syncScanFs);
     const saver = new PackSaver(repo);
     const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers);
     const ctx = new ArchiveContext(repo, scanner, saver, pool, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal);
@@ -185,6 +186,8 @@ function buildRootTrie(roots: Root[]): Trie {
   return top;
 }
 
+const IO_CONCURRENCY = 16;
+
 const emptyCounts = () => ({
   files_new: 0,
   files_changed: 0,
@@ -202,6 +205,9 @@ class ArchiveContext {
   counts = emptyCounts();
   #hardlinks = new Map<string, Promise<string[] | undefined>>();
   #bytesDone = 0;
+  #ioActive = 0;
+  #ioWaiters: (() => void)[] = [];
+  #ioHead = 0;
 
   constructor(
     readonly repo: Repository,
@@ -264,25 +270,29 @@ class ArchiveContext {
     const old = parent?.get(key);
     if (stat.isDirectory()) {
       const node = nodeFromStat(name, stat, this.names);
-      let listing;
-      try {
-        listing = await this.scanner.readDir(path, scope);
-      } catch (err) {
-        this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
-        this.counts.files_failed++;
-        return later(Promise.resolve(undefined));
-      }
-      const parentSub = old?.type === "dir" && old.subtree ? await this.#parentSub(parent, key) : undefined;
-      const children: Promise<TreeNode | undefined>[] = [];
-      for (const e of listing.entries) children.push((await this.entry(e.name, e.path, e.stat, parentSub, listing.scope)).value);
-      return later(Promise.all(children).then(async (nodes) => {
-        const subtree = await this.#saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
-        if (!old) this.counts.dirs_new++;
-        else if (old.subtree === subtree) this.counts.dirs_unmodified++;
-        else this.counts.dirs_changed++;
-        return { ...node, subtree };
-      }));
+      // Directories are walked concurrently (their I/O bounded by #io), files are handed to
+      // the pool in order; each directory's tree is saved once all its entries are done.
+      const walked = this.#io(async () => {
+        try {
+          const listing = await this.scanner.readDir(path, scope);
+          const parentSub = old?.type === "dir" && old.subtree ? await this.#parentSub(parent, key) : undefined;
+          return { listing, parentSub };
+        } catch (err) {
+          this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
+          this.counts.files_failed++;
+          return undefined;
+        }
+      });
+      return later(
+        walked.then(async (w) => {
+          if (!w) return undefined;
+          const children: Promise<TreeNode | undefined>[] = [];
+          for (const e of w.listing.entries) children.push((await this.entry(e.name, e.path, e.stat, w.parentSub, w.listing.scope)).value);
+          return this.#finishDir(node, old, children);
+        }),
+      );
     }
+
     if (stat.isSymbolicLink()) {
       let target: Buffer;
       try {
@@ -314,6 +324,35 @@ class ArchiveContext {
       }
       return { ...node, content: ids };
     }));
+  }
+
+  async #finishDir(node: TreeNode, old: TreeNode | undefined, children: Promise<TreeNode | undefined>[]): Promise<TreeNode> {
+    const nodes = await Promise.all(children);
+    const subtree = await this.#saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    if (!old) this.counts.dirs_new++;
+    else if (old.subtree === subtree) this.counts.dirs_unmodified++;
+    else this.counts.dirs_changed++;
+    return { ...node, subtree };
+  }
+
+  /** Runs directory I/O with at most IO_CONCURRENCY in flight. */
+  async #io<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#ioActive >= IO_CONCURRENCY) await new Promise<void>((r) => this.#ioWaiters.push(r));
+    else this.#ioActive++;
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter (a queue read by index: shift() is O(n)).
+      const next = this.#ioWaiters[this.#ioHead];
+      if (next) {
+        this.#ioWaiters[this.#ioHead++] = undefined as unknown as () => void;
+        if (this.#ioHead > 4096 && this.#ioHead * 2 > this.#ioWaiters.length) {
+          this.#ioWaiters = this.#ioWaiters.slice(this.#ioHead);
+          this.#ioHead = 0;
+        }
+        next();
+      } else this.#ioActive--;
+    }
   }
 
   async #read(path: Buffer, stat: BigIntStats): Promise<string[] | undefined> {

@@ -73,13 +73,22 @@ export function compareNames(a: TreeNode, b: TreeNode): number {
 
 /** Nanosecond-precision ISO time from a bigint of nanoseconds since the epoch. */
 export function isoFromNs(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const rest = ns - ms * 1_000_000n; // 0..999999 (may be negative before 1970)
-  const d = new Date(Number(ms));
-  const base = d.toISOString(); // 2026-11-21T10:00:00.123Z
-  const frac = (BigInt(d.getUTCMilliseconds()) * 1_000_000n + (rest < 0n ? rest + 1_000_000n : rest)).toString().padStart(9, "0");
-  return `${base.slice(0, 19)}.${frac}Z`;
+  // Hot path (every file of every backup): two bigint operations, and the date part of
+  // the string is reused while consecutive times fall in the same second.
+  let sec = Number(ns / 1_000_000_000n);
+  let frac = Number(ns % 1_000_000_000n);
+  if (frac < 0) {
+    frac += 1_000_000_000;
+    sec -= 1;
+  }
+  if (sec !== lastSec) {
+    lastSec = sec;
+    lastBase = new Date(sec * 1000).toISOString().slice(0, 19);
+  }
+  return `${lastBase}.${String(frac).padStart(9, "0")}Z`;
 }
+let lastSec = Number.NaN;
+let lastBase = "";
 
 /** Parses an ISO time with up to nanoseconds into nanoseconds since the epoch. */
 export function nsFromIso(iso: string): bigint {
