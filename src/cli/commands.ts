@@ -1,0 +1,29 @@
+/**
+ * Every command of the CLI, in the order `coffer --help` lists them.
+ *
+ * Adding a command
+ * ----------------
+ * 1. Create `src/cli/commands/<name>.ts` exporting `defineCommand({...})` from `../command.js`:
+ *    name, summary, description, examples (full command lines, shown in --help), arguments,
+ *    options, and `run(ctx, args, opts)`. Groups (`key add|list`) use `subcommands`.
+ * 2. Import it below and add it to `commands`: one line each.
+ * 3. In `run`: get the repository from `ctx.repository` and the password from
+ *    `await ctx.password()`; pass `ctx.signal` and `ctx.progress()` to long operations;
+ *    print the result with `printLine`/`printJson` and problems with `printWarning`
+ *    (`./output.js`); throw `CofferError` for failures — never print errors or set exit codes,
+ *    main maps the error code to the exit code (`./exit-codes.js`).
+ * 4. Do not reuse the global flags (-r/--repo, --password-file, --password-command, --json,
+ *    -q/--quiet, -v/--verbose, --debug, --no-progress) as command options.
+ */
+import type { CommandSpec } from "./command.js";
+import { backupCommand } from "./commands/backup.js";
+import { initCommand } from "./commands/init.js";
+import { snapshotsCommand } from "./commands/snapshots.js";
+import { versionCommand } from "./commands/version.js";
+
+export const commands: readonly CommandSpec<any>[] = [
+  initCommand,
+  backupCommand,
+  snapshotsCommand,
+  versionCommand,
+];

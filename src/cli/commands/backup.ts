@@ -1,0 +1,116 @@
+
+import { shortId } from "../../core/hex.js";
+import { backup } from "../../snapshot/archiver.js";
+import { collect, defineCommand, InvalidArgumentError } from "../command.js";
+import { formatBytes, formatDuration } from "../format.js";
+import { openRepo } from "../open-repo.js";
+import { printJson, printLine, warningPrinter } from "../output.js";
+import { parseSize } from "../parse-size.js";
+
+interface BackupOpts {
+  exclude: string[];
+  iexclude: string[];
+  excludeFile: string[];
+  ignoreFile: string[];
+  excludeCaches?: boolean;
+  excludeLargerThan?: number;
+  oneFileSystem?: boolean;
+  tag: string[];
+  label?: string;
+  description?: string;
+  dryRun?: boolean;
+  host?: string;
+  time?: Date;
+  parent?: string;
+  force?: boolean;
+  workers?: number;
+}
+
+export const backupCommand = defineCommand<BackupOpts>({
+  name: "backup",
+  summary: "back up files and directories into a new snapshot",
+  description:
+    "Back up the given paths into a new snapshot. Files unchanged since the parent snapshot (same host and paths) are not read " +
+    "again. Files that cannot be read are reported and left out; the snapshot is still saved and the exit code is 3. " +
+    "Without -r, the default local repository is used and created on first use.",
+  examples: [
+    "coffer backup ~/my-app                                  # into the default repository",
+    "coffer -r /mnt/backup backup ~/my-app --tag weekly",
+    "coffer backup . --ignore-file .gitignore --exclude node_modules",
+    "coffer backup /srv/data --exclude-caches --exclude-larger-than 1G --one-file-system",
+    "coffer backup ~/notes --dry-run --json",
+  ],
+  arguments: [{ name: "<paths...>", description: "files and directories to back up" }],
+  options: [
+    { flags: "-e, --exclude <pattern>", description: "leave out paths matching a glob pattern (repeatable)", parse: collect, default: [] },
+    { flags: "--iexclude <pattern>", description: "like --exclude, ignoring case (repeatable)", parse: collect, default: [] },
+    { flags: "--exclude-file <file>", description: "read exclude patterns from a file, one per line (repeatable)", parse: collect, default: [] },
+    { flags: "--ignore-file <name>", description: "honour ignore files of this name in every directory, gitignore rules (e.g. .gitignore; .cofferignore always counts)", parse: collect, default: [] },
+    { flags: "--exclude-caches", description: "leave out the contents of directories holding a CACHEDIR.TAG" },
+    { flags: "--exclude-larger-than <size>", description: "leave out files larger than this (e.g. 500M)", parse: parseSize },
+    { flags: "-x, --one-file-system", description: "do not cross into other file systems" },
+    { flags: "--tag <tag>", description: "add a tag to the snapshot (repeatable)", parse: collect, default: [] },
+    { flags: "--label <text>", description: "a short label for the snapshot" },
+    { flags: "--description <text>", description: "a longer description" },
+    { flags: "-n, --dry-run", description: "show what would be backed up; write nothing" },
+    { flags: "--host <name>", description: "record this host name instead of the machine's" },
+    { flags: "--time <timestamp>", description: "record this time instead of now (ISO 8601, e.g. 2026-01-31T02:00:00Z)", parse: parseTime },
+    { flags: "--parent <snapshot>", description: "compare against this snapshot instead of the latest with the same host and paths" },
+    { flags: "-f, --force", description: "read every file, ignoring the parent snapshot" },
+    { flags: "--workers <n>", description: "worker threads for chunking, hashing and compression", parse: (v: string) => Number.parseInt(v, 10), hidden: true },
+  ],
+  async run(ctx, paths, opts) {
+    const repo = await openRepo(ctx, { create: !opts.dryRun });
+    const warnings = warningPrinter(ctx);
+    const progress = ctx.progress();
+    try {
+      const r = await backup(repo, {
+        paths,
+        filters: {
+          excludes: opts.exclude,
+          iexcludes: opts.iexclude,
+          excludeFiles: opts.excludeFile,
+          ignoreFiles: opts.ignoreFile,
+          ...(opts.excludeCaches ? { excludeCaches: true } : {}),
+          ...(opts.excludeLargerThan !== undefined ? { excludeLargerThan: opts.excludeLargerThan } : {}),
+          ...(opts.oneFileSystem ? { oneFileSystem: true } : {}),
+        },
+        tags: opts.tag.flatMap((t) => t.split(",")).filter(Boolean),
+        ...(opts.label ? { label: opts.label } : {}),
+        ...(opts.description ? { description: opts.description } : {}),
+        ...(opts.dryRun ? { dryRun: true } : {}),
+        ...(opts.host ? { host: opts.host } : {}),
+        ...(opts.time ? { time: opts.time } : {}),
+        ...(opts.force ? { parent: false as const } : opts.parent ? { parent: opts.parent } : {}),
+        ...(opts.workers ? { workers: opts.workers } : {}),
+        progress,
+        onWarning: warnings,
+        signal: ctx.signal,
+      });
+      const s = r.summary;
+      if (ctx.options.json) {
+        printJson(ctx, { snapshot_id: r.snapshot?.id ?? null, parent: r.parent ?? null, dry_run: r.dryRun, partial: r.partial, summary: s, warnings: r.warnings });
+      } else {
+        if (r.parent) printLine(ctx, `using parent snapshot ${shortId(r.parent)}`);
+        printLine(ctx, `Files:  ${s.files_new} new, ${s.files_changed} changed, ${s.files_unmodified} unmodified${s.files_failed ? `, ${s.files_failed} unreadable` : ""}`);
+        printLine(ctx, `Dirs:   ${s.dirs_new} new, ${s.dirs_changed} changed, ${s.dirs_unmodified} unmodified`);
+        if (!r.dryRun) printLine(ctx, `Added to the repository: ${formatBytes(s.bytes_added)} (${s.blobs_added} blobs)`);
+        printLine(ctx, `processed ${s.files_total} files, ${formatBytes(s.bytes_total)} in ${formatDuration(s.duration_s * 1000)}`);
+        if (r.snapshot) printLine(ctx, `snapshot ${shortId(r.snapshot.id)} saved`);
+        else printLine(ctx, "dry run: nothing was written");
+        if (r.partial) printLine(ctx, `warning: ${s.files_failed} files or directories could not be read and are not in the snapshot`);
+      }
+      return r.partial ? 3 : undefined;
+    } finally {
+      progress.done();
+      await repo.close();
+    }
+  },
+});
+
+function parseTime(value: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`"${value}" is not a time; use ISO 8601 such as 2026-01-31T02:00:00Z.`);
+  return d;
+}
+

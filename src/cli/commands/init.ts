@@ -1,0 +1,50 @@
+import { openBackend, wrapBackend } from "../../backend/open.js";
+import { CofferError } from "../../core/errors.js";
+import { Repository } from "../../repository/repository.js";
+import { defineCommand } from "../command.js";
+import { kdfParams } from "../open-repo.js";
+import { printJson, printLine } from "../output.js";
+
+export const initCommand = defineCommand<{ insecureNoPassword?: boolean; copyParamsFrom?: string; fromPasswordFile?: string; packSize?: number }>({
+  name: "init",
+  summary: "create a new repository",
+  description:
+    "Create a new, empty repository at the location given with -r (or COFFER_REPOSITORY), encrypted with the password from " +
+    "--password-file, --password-command, COFFER_PASSWORD or a prompt. Without -r, the default local repository is created " +
+    "with a generated password file. Keep a copy of the password: without it the backups cannot be read.",
+  examples: [
+    "coffer init -r /mnt/backup/coffer",
+    "COFFER_PASSWORD_FILE=~/.coffer-pass coffer init -r /srv/repo",
+    "coffer init -r /srv/copy --copy-params-from /srv/repo   # deduplicates against /srv/repo for `coffer copy`",
+    "coffer init -r /srv/plain --insecure-no-password        # no encryption (ids and hashes still verified)",
+  ],
+  options: [
+    { flags: "--insecure-no-password", description: "create an unencrypted repository (mode none)" },
+    { flags: "--copy-params-from <repository>", description: "share chunker and id parameters with this repository (its password via COFFER_FROM_PASSWORD or --from-password-file)" },
+    { flags: "--from-password-file <file>", description: "password file of the --copy-params-from repository" },
+  ],
+  async run(ctx, _args, opts) {
+    const backend = wrapBackend(openBackend(ctx.repository.location));
+    try {
+      let paramsFrom;
+      if (opts.copyParamsFrom) {
+        const { readFile } = await import("node:fs/promises");
+        const fromPw = opts.fromPasswordFile ? (await readFile(opts.fromPasswordFile, "utf8")).replace(/\r?\n$/, "") : ctx.env.COFFER_FROM_PASSWORD;
+        const from = await Repository.open(wrapBackend(openBackend(opts.copyParamsFrom)), { ...(fromPw ? { password: fromPw } : {}) });
+        paramsFrom = from.config;
+        await from.close();
+      }
+      const encryption = opts.insecureNoPassword ? "none" : "aes-256-gcm";
+      const password = encryption === "none" ? undefined : await ctx.password({ createDefault: ctx.repository.isDefault });
+      if (encryption !== "none" && !password) throw new CofferError("NO_PASSWORD", "A password is needed to create an encrypted repository.");
+      const repo = await Repository.init(backend, { encryption, ...(password ? { password } : {}), kdf: kdfParams(ctx), clock: ctx.clock, ...(paramsFrom ? { paramsFrom } : {}) });
+      if (ctx.options.json) printJson(ctx, { id: repo.config.id, location: backend.location, encryption, key: repo.keyId ?? null });
+      else {
+        printLine(ctx, `created coffer repository ${repo.config.id.slice(0, 10)} at ${backend.location}`);
+        if (encryption !== "none") printLine(ctx, "Keep the password safe: losing it means the data in this repository cannot be read.");
+      }
+    } finally {
+      await backend.close();
+    }
+  },
+});

@@ -1,0 +1,57 @@
+import { openBackend, wrapBackend } from "../backend/open.js";
+import { CofferError, isCofferError } from "../core/errors.js";
+import { DEFAULT_KDF, type KdfParams, TEST_KDF } from "../crypto/kdf.js";
+import { Repository } from "../repository/repository.js";
+import type { Context } from "./context.js";
+import { printInfo } from "./output.js";
+
+/**
+ * Opens the repository a command names (or the default one), asking for the password only
+ * when it is encrypted and trying again on a terminal after a wrong one. With `create`, the
+ * default repository is created on first use (no prompt: a generated password file).
+ */
+export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex?: boolean } = {}): Promise<Repository> {
+  const backend = wrapBackend(openBackend(ctx.repository.location));
+  let repo: Repository;
+  try {
+    repo = await openWithRetries(ctx, backend);
+  } catch (err) {
+    if (isCofferError(err, "REPO_MISSING") && opts.create && ctx.repository.isDefault) {
+      const password = await ctx.password({ createDefault: true });
+      repo = await Repository.init(backend, { password, kdf: kdfParams(ctx), clock: ctx.clock });
+      printInfo(ctx, `created the default repository at ${backend.location}`);
+    } else {
+      await backend.close().catch(() => undefined);
+      if (isCofferError(err, "REPO_MISSING") && ctx.repository.isDefault) {
+        throw new CofferError("REPO_MISSING", `There is no default repository yet (${backend.location}); "coffer backup DIR" creates it, or name one with -r.`);
+      }
+      throw err;
+    }
+  }
+  if (opts.loadIndex) await repo.loadIndex();
+  return repo;
+}
+
+async function openWithRetries(ctx: Context, backend: ReturnType<typeof wrapBackend>): Promise<Repository> {
+  let password: string | undefined;
+  const ask = async (): Promise<string> => (password = await ctx.password());
+  try {
+    return await Repository.open(backend, { password: ask, clock: ctx.clock });
+  } catch (err) {
+    if (!isCofferError(err, "WRONG_PASSWORD") || password === undefined) throw err;
+    for (;;) {
+      const again = await ctx.passwordRetry();
+      if (again === undefined) throw err;
+      try {
+        return await Repository.open(backend, { password: again, clock: ctx.clock });
+      } catch (e) {
+        if (!isCofferError(e, "WRONG_PASSWORD")) throw e;
+      }
+    }
+  }
+}
+
+/** scrypt parameters for new keys; COFFER_TEST_KDF=1 makes them cheap for test suites. */
+export function kdfParams(ctx: Pick<Context, "env">): KdfParams {
+  return ctx.env.COFFER_TEST_KDF === "1" ? TEST_KDF : DEFAULT_KDF;
+}
