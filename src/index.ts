@@ -1,0 +1,26 @@
+/**
+ * coffer's public library API: re-exports only. The CLI and the daemon call these same
+ * functions. Every operation takes one options object; the repository, clock and progress
+ * reporter are passed in.
+ */
+export { CofferError, isCofferError, type ErrorCode } from "./core/errors.js";
+export type { Warning, WarningCode, WarningSink } from "./core/warning.js";
+export type { Progress, ProgressState } from "./core/progress.js";
+export type { Clock } from "./core/clock.js";
+export { VERSION, PROGRAM } from "./core/version.js";
+
+export type { Backend, BackendProperties, FileType, Handle, FileInfo, LoadOptions } from "./backend/backend.js";
+export { LocalBackend } from "./backend/local.js";
+export { MemoryBackend } from "./backend/memory.js";
+export { openBackend, wrapBackend } from "./backend/open.js";
+
+export { Repository, type InitOptions, type OpenOptions } from "./repository/repository.js";
+export type { RepoConfig } from "./repository/config.js";
+export { Lock, removeLocks } from "./repository/lock.js";
+export type { KdfParams } from "./crypto/kdf.js";
+
+export { backup, type BackupOptions, type BackupResult } from "./snapshot/archiver.js";
+export { listSnapshots, findSnapshot, saveSnapshot, type SnapshotFilter } from "./snapshot/snapshot-store.js";
+export type { Snapshot, SnapshotWithId, SnapshotKind, SnapshotSummary, RetentionOverride, ChangeInfo } from "./snapshot/snapshot.js";
+export type { Tree, TreeNode, NodeType } from "./snapshot/tree.js";
+export type { FilterOptions } from "./snapshot/filters.js";
