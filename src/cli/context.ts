@@ -1,0 +1,238 @@
+/**
+ * The per-invocation context a command's `run` receives: global options (flags merged with
+ * the environment), the output streams, terminal facts, the clock, the abort signal, the
+ * repository location, and the password (resolved only when asked for).
+ *
+ * Output rule: stdout carries the command's result (text, or one JSON document with --json);
+ * everything about the run — progress, info, warnings, errors, prompts — goes to stderr.
+ */
+import type { Command } from "commander";
+import type { Clock } from "../core/clock.js";
+import { systemClock } from "../core/clock.js";
+import { CofferError } from "../core/errors.js";
+import type { Progress } from "../core/progress.js";
+import { defaultRepoLocation, promptHidden, resolvePassword, type Env } from "./password.js";
+import { createProgressBar, type ProgressBar } from "./progress-bar.js";
+
+export type { Env } from "./password.js";
+
+export interface Writer {
+  write(s: string): void;
+}
+
+/** What the process gives a run; tests pass fakes. */
+export interface CliIO {
+  stdout: Writer;
+  stderr: Writer;
+  env: Env;
+  /** For the password prompt; used only when `stdinIsTTY`. */
+  stdin?: NodeJS.ReadStream;
+  stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  /** Terminal width of stderr, when it is a terminal. */
+  columns?: () => number | undefined;
+  clock: Clock;
+}
+
+export function processIO(): CliIO {
+  return {
+    stdout: { write: (s) => void process.stdout.write(s) },
+    stderr: { write: (s) => void process.stderr.write(s) },
+    env: process.env,
+    stdin: process.stdin,
+    stdinIsTTY: process.stdin.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    columns: () => process.stderr.columns,
+    clock: systemClock,
+  };
+}
+
+export interface GlobalOptions {
+  /** -r/--repo, else COFFER_REPOSITORY; undefined means the default repository. */
+  repo: string | undefined;
+  passwordFile: string | undefined;
+  passwordCommand: string | undefined;
+  json: boolean;
+  quiet: boolean;
+  /** 0 normally; each -v adds one. */
+  verbose: number;
+  debug: boolean;
+  /** False with --no-progress. */
+  progress: boolean;
+}
+
+/** Declares the global options on the root command. Subcommands must not reuse these flags. */
+export function addGlobalOptions(program: Command): void {
+  program
+    .option("-r, --repo <location>", "repository: a path, local:, s3:, sftp:, rest: or rclone: URL (env: COFFER_REPOSITORY)")
+    .option("--password-file <file>", "read the repository password from a file (env: COFFER_PASSWORD_FILE)")
+    .option("--password-command <command>", "run a shell command that prints the password (env: COFFER_PASSWORD_COMMAND)")
+    .option("--json", "print the result as one JSON document on stdout")
+    .option("-q, --quiet", "print only results, warnings and errors")
+    .option("-v, --verbose", "print more about what is done (repeat for more)", (_: string, prev: number) => prev + 1, 0)
+    .option("--debug", "print stack traces and internal details on errors")
+    .option("--no-progress", "do not draw a progress bar");
+}
+
+/** Global options from commander's parsed values plus the environment. */
+export function globalOptionsFrom(values: Record<string, unknown>, env: Env): GlobalOptions {
+  const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+  const opts: GlobalOptions = {
+    repo: str(values.repo) ?? str(env.COFFER_REPOSITORY),
+    // The password sources keep flags and environment apart: flags win (see password.ts).
+    passwordFile: str(values.passwordFile),
+    passwordCommand: str(values.passwordCommand),
+    json: values.json === true,
+    quiet: values.quiet === true,
+    verbose: typeof values.verbose === "number" ? values.verbose : 0,
+    debug: values.debug === true,
+    progress: values.progress !== false,
+  };
+  if (opts.quiet && opts.verbose > 0) {
+    throw new CofferError("USAGE", "--quiet and --verbose cannot be used together; choose one.");
+  }
+  return opts;
+}
+
+/** Colour for a stream: FORCE_COLOR wins (as in Node), then NO_COLOR, then "is a terminal". */
+export function colorEnabled(env: Env, isTTY: boolean): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== "0" && force !== "false";
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  return isTTY && env.TERM !== "dumb";
+}
+
+export interface RepositoryChoice {
+  location: string;
+  /** No repository was named: the default local one is used (and may be created). */
+  isDefault: boolean;
+}
+
+export interface PasswordOptions {
+  /** Create the default repository's password file when missing (only `init`/first backup). */
+  createDefault?: boolean;
+}
+
+export interface Context {
+  /** The command path, e.g. `snapshots` or `key add`. */
+  readonly command: string;
+  readonly options: GlobalOptions;
+  readonly env: Env;
+  /** Writes here hide the progress bar and draw it again afterwards. */
+  readonly stdout: Writer;
+  readonly stderr: Writer;
+  readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
+  readonly color: { readonly stdout: boolean; readonly stderr: boolean };
+  readonly clock: Clock;
+  /** Fires on the first SIGINT/SIGTERM; pass it to every long operation. */
+  readonly signal: AbortSignal;
+  readonly repository: RepositoryChoice;
+  /**
+   * The repository password, resolved on first call and then remembered. Throws NO_PASSWORD
+   * (exit 1) when there is none. Prints once where a newly created default password is.
+   */
+  password(opts?: PasswordOptions): Promise<string>;
+  /**
+   * After WRONG_PASSWORD: another password to try. Asks again when the last one was typed at
+   * the prompt (restic allows 3 tries on a terminal); undefined when nothing new can come.
+   */
+  passwordRetry(): Promise<string | undefined>;
+  /** A progress bar on a terminal; a silent reporter otherwise. Call `done()` when finished. */
+  progress(): Progress;
+}
+
+export interface ContextInit {
+  io: CliIO;
+  options: GlobalOptions;
+  command: string;
+  signal: AbortSignal;
+}
+
+/** The context plus `close`, which main calls after the command to clear any leftover bar. */
+export function createContext(init: ContextInit): { ctx: Context; close: () => void } {
+  const { io, options, signal } = init;
+  const bars = new Set<ProgressBar>();
+  const around = (w: Writer): Writer => ({
+    write(s) {
+      for (const b of bars) b.hide();
+      w.write(s);
+      for (const b of bars) b.show();
+    },
+  });
+  const stdout = around(io.stdout);
+  const stderr = around(io.stderr);
+  const repository: RepositoryChoice =
+    options.repo !== undefined ? { location: options.repo, isDefault: false } : { location: defaultRepoLocation(io.env), isDefault: true };
+  let password: string | undefined;
+  let prompted = false;
+  const stdin = io.stdinIsTTY ? io.stdin : undefined;
+  const prompt: { prompt?: (q: string) => Promise<string> } =
+    stdin !== undefined ? { prompt: (q) => promptHidden(q, { input: stdin, write: (s) => stderr.write(s), signal }) } : {};
+
+  const ctx: Context = {
+    command: init.command,
+    options,
+    env: io.env,
+    stdout,
+    stderr,
+    stdoutIsTTY: io.stdoutIsTTY,
+    stderrIsTTY: io.stderrIsTTY,
+    color: { stdout: colorEnabled(io.env, io.stdoutIsTTY), stderr: colorEnabled(io.env, io.stderrIsTTY) },
+    clock: io.clock,
+    signal,
+    repository,
+    async password(opts = {}) {
+      if (password !== undefined) return password;
+      const resolved = await resolvePassword({
+        flags: { passwordCommand: options.passwordCommand, passwordFile: options.passwordFile },
+        env: io.env,
+        defaultRepository: repository.isDefault,
+        createDefault: opts.createDefault ?? false,
+        repository: repository.location,
+        ...prompt,
+        signal,
+      });
+      prompted = resolved.source === "prompt";
+      if (resolved.created === true) {
+        stderr.write(
+          `coffer: created a password for the default repository in ${resolved.file ?? "?"}; ` +
+            "keep a copy somewhere safe: without it these backups cannot be restored.\n",
+        );
+      }
+      password = resolved.password;
+      return password;
+    },
+    async passwordRetry() {
+      if (!prompted || prompt.prompt === undefined) return undefined;
+      password = undefined;
+      const again = await prompt.prompt(`wrong password, try again for ${repository.location}: `);
+      if (again === "") throw new CofferError("NO_PASSWORD", "An empty password is not allowed; enter the repository's password.");
+      password = again;
+      return again;
+    },
+    progress() {
+      const bar = createProgressBar({
+        write: (s) => io.stderr.write(s),
+        enabled: io.stderrIsTTY && options.progress && !options.json && !options.quiet,
+        clock: io.clock,
+        ...(io.columns !== undefined ? { columns: io.columns } : {}),
+      });
+      bars.add(bar);
+      return {
+        update: (s) => bar.update(s),
+        done: () => {
+          bar.done();
+          bars.delete(bar);
+        },
+      };
+    },
+  };
+  const close = (): void => {
+    for (const b of bars) b.done();
+    bars.clear();
+  };
+  return { ctx, close };
+}
