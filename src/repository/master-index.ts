@@ -171,4 +171,20 @@ export class MasterIndex {
   blobType(id: Uint8Array): BlobType | undefined {
     return this.lookup(id)?.type;
   }
+
+  /**
+   * Bytes held by the per-blob typed arrays and the hash table, as allocated (capacity, not
+   * size). Pack names (one string per pack, not per blob) are not counted.
+   */
+  memoryBytes(): number {
+    return (
+      this.#ids.byteLength +
+      this.#pack.byteLength +
+      this.#offset.byteLength +
+      this.#length.byteLength +
+      this.#raw.byteLength +
+      this.#flags.byteLength +
+      this.#table.byteLength
+    );
+  }
 }
