@@ -39,6 +39,8 @@ export class ArchivePool {
   #nextJob = 1;
   #failed: unknown;
   #space: (() => void)[] = [];
+  #partialScheduled = false;
+  #admitted = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -65,13 +67,21 @@ export class ArchivePool {
     }
   }
 
-  /** Reads, chunks and stores one file; resolves with its blob ids. */
-  async read(path: Buffer, size: number): Promise<FileOutcome> {
+  /**
+   * Waits until the queue has room. The walk awaits this before each file it hands over,
+   * so it runs ahead of the workers by a bounded amount (and files gather into full batches).
+   */
+  async admit(): Promise<void> {
+    // The walk runs in microtasks and would otherwise keep the event loop to itself while
+    // workers wait for answers to their claims: yield to it regularly.
+    if (++this.#admitted % 32 === 0) await new Promise<void>((r) => setImmediate(r));
+    while (this.#ready.length >= MAX_READY && !this.#failed) await new Promise<void>((r) => this.#space.push(r));
     if (this.#failed) throw this.#failed;
-    while (this.#ready.length >= MAX_READY) {
-      await new Promise<void>((r) => this.#space.push(r));
-      if (this.#failed) throw this.#failed;
-    }
+  }
+
+  /** Reads, chunks and stores one file; resolves with its blob ids. Call `admit` first. */
+  read(path: Buffer, size: number): Promise<FileOutcome> {
+    if (this.#failed) return Promise.reject(this.#failed);
     return new Promise<FileOutcome>((resolve, reject) => {
       if (size >= BATCH_BYTES) {
         this.#ready.push({ id: this.#nextJob++, files: [{ path, size }], results: [{ resolve, reject }], bytes: size });
@@ -91,19 +101,37 @@ export class ArchivePool {
 
   #dispatch(): void {
     for (;;) {
-      const idle = this.#workers.filter((s) => s.jobs.length < 2).sort((a, b) => a.jobs.length - b.jobs.length)[0];
+      let idle: WorkerState | undefined;
+      for (const s of this.#workers) if (s.jobs.length < 2 && (!idle || s.jobs.length < idle.jobs.length)) idle = s;
       if (!idle) return;
       let job = this.#ready.shift();
-      // A worker with nothing to do takes the partial batch rather than wait for it to fill.
       if (!job && idle.jobs.length === 0 && this.#open) {
-        job = this.#open;
-        this.#open = undefined;
+        // A worker with nothing to do takes the partial batch, but not at once: files keep
+        // arriving while the walk runs, and one message round trip per file costs more than
+        // the work. After the current turn of the event loop, whatever has gathered goes.
+        if (!this.#partialScheduled) {
+          this.#partialScheduled = true;
+          setImmediate(() => {
+            this.#partialScheduled = false;
+            if (this.#open && this.#workers.some((w) => w.jobs.length === 0)) {
+              this.#ready.push(this.#open);
+              this.#open = undefined;
+              this.#dispatch();
+            }
+          });
+        }
+        return;
       }
       if (!job) return;
       idle.jobs.push(job);
-      this.#post(idle, { t: "job", job: job.id, files: job.files });
-      const wake = this.#space.shift();
-      wake?.();
+      const paths = Buffer.allocUnsafeSlow(job.files.reduce((a, f) => a + f.path.length, 0));
+      let o = 0;
+      for (const f of job.files) {
+        paths.set(f.path, o);
+        o += f.path.length;
+      }
+      idle.w.postMessage({ t: "job", job: job.id, paths, pathLengths: job.files.map((f) => f.path.length) } satisfies ToWorker, [paths.buffer as ArrayBuffer]);
+      if (this.#ready.length <= MAX_READY / 2 && this.#space.length > 0) for (const w of this.#space.splice(0)) w();
     }
   }
 
@@ -135,7 +163,12 @@ export class ArchivePool {
         const job = st.jobs[idx];
         if (!job) return;
         st.jobs.splice(idx, 1);
-        m.files.forEach((o, i) => job.results[i]?.resolve(o));
+        let at = 0;
+        m.files.forEach((o, i) => {
+          const n = (m.idCounts[i] ?? 0) * 32;
+          job.results[i]?.resolve({ ...o, ids: m.ids.subarray(at, at + n) });
+          at += n;
+        });
         this.#dispatch();
         return;
       }

@@ -17,8 +17,12 @@ export interface JobFile {
   size: number;
 }
 
+/**
+ * Binary fields travel packed into one owned buffer per message: a Buffer view into Node's
+ * 8 KiB pool would be cloned whole, once per field, which cost seconds per backup.
+ */
 export type ToWorker =
-  | { t: "job"; job: number; files: JobFile[] }
+  | { t: "job"; job: number; paths: Uint8Array; pathLengths: number[] }
   | { t: "claims"; job: number; want: Uint8Array }
   | { t: "packAck" }
   | { t: "flush" };
@@ -36,6 +40,6 @@ export interface FileOutcome {
 export type FromWorker =
   | { t: "hashes"; job: number; ids: Uint8Array }
   | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array }
-  | { t: "done"; job: number; files: FileOutcome[] }
+  | { t: "done"; job: number; ids: Uint8Array; files: Omit<FileOutcome, "ids">[]; idCounts: number[] }
   | { t: "flushed" }
   | { t: "fatal"; message: string; stack?: string };

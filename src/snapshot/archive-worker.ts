@@ -59,7 +59,15 @@ function reply<T extends ToWorker["t"]>(t: T): Promise<Extract<ToWorker, { t: T 
 }
 
 async function handle(m: ToWorker): Promise<void> {
-  if (m.t === "job") await runJob(m.job, m.files);
+  if (m.t === "job") {
+    const files: JobFile[] = [];
+    let o = 0;
+    for (const n of m.pathLengths) {
+      files.push({ path: m.paths.subarray(o, o + n), size: 0 });
+      o += n;
+    }
+    await runJob(m.job, files);
+  }
   else if (m.t === "flush") {
     await finishPack();
     send({ t: "flushed" });
@@ -77,7 +85,7 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
   let pendingBytes = 0;
   const settle = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const ids = Buffer.allocUnsafe(pending.length * 32);
+    const ids = Buffer.allocUnsafeSlow(pending.length * 32);
     pending.forEach((p, i) => p.id.copy(ids, i * 32));
     send({ t: "hashes", job, ids });
     const { want } = await reply("claims");
@@ -113,7 +121,16 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
     outcomes.push(outcome);
   }
   await settle();
-  send({ t: "done", job, files: outcomes });
+  const all = Buffer.allocUnsafeSlow(outcomes.reduce((a, o) => a + o.ids.length, 0));
+  let at = 0;
+  for (const o of outcomes) {
+    all.set(o.ids, at);
+    at += o.ids.length;
+  }
+  send(
+    { t: "done", job, ids: all, idCounts: outcomes.map((o) => o.ids.length / 32), files: outcomes.map(({ ids: _ids, ...rest }) => rest) },
+    [all.buffer as ArrayBuffer],
+  );
 }
 
 function chunkId(data: Buffer): Buffer {
@@ -189,8 +206,21 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, fl
   }
 }
 
+/**
+ * Large blobs are first tried as a 64 KiB sample: data that does not compress there (media,
+ * archives, encrypted files) is stored raw without spending a full zstd pass on it.
+ */
+const SAMPLE = 64 * 1024;
+function compressBlob(data: Buffer): Buffer | undefined {
+  if (data.length >= SAMPLE * 4) {
+    const mid = Math.floor(data.length / 2);
+    if (compressIfSmaller(data.subarray(mid, mid + SAMPLE), init.level) === undefined) return undefined;
+  }
+  return compressIfSmaller(data, init.level);
+}
+
 async function addToPack(p: Pending): Promise<void> {
-  const c = compressIfSmaller(p.data, init.level);
+  const c = compressBlob(p.data);
   const stored = crypter.seal(c ?? p.data);
   pack.add("data", p.id, stored, p.data.length, c !== undefined);
   if (pack.size >= init.packSize) await finishPack();

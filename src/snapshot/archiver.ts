@@ -76,6 +76,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const saver = new PackSaver(repo);
     const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers);
     const ctx = new ArchiveContext(repo, scanner, saver, pool, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal);
+    // The parent's totals are a free estimate for the progress display's ETA.
+    if (parent?.summary) ctx.estimate = { files: parent.summary.files_total, bytes: parent.summary.bytes_total };
     try {
       const parentTree = parent ? await ctx.loadTree(parent.tree) : undefined;
       const tree = await ctx.virtualDir(buildRootTrie(roots), parentTree);
@@ -205,6 +207,7 @@ class ArchiveContext {
   counts = emptyCounts();
   #hardlinks = new Map<string, Promise<string[] | undefined>>();
   #bytesDone = 0;
+  estimate: { files: number; bytes: number } | undefined;
   #ioActive = 0;
   #ioWaiters: (() => void)[] = [];
   #ioHead = 0;
@@ -314,6 +317,7 @@ class ArchiveContext {
     }
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
     const seen = linkKey ? this.#hardlinks.get(linkKey) : undefined;
+    if (!seen && this.pool) await this.pool.admit();
     const content = seen ?? this.#read(path, stat);
     if (linkKey && !seen) this.#hardlinks.set(linkKey, content);
     return later(content.then((ids) => {
@@ -382,7 +386,15 @@ class ArchiveContext {
 
   #advance(bytes: number, path: Buffer): void {
     this.#bytesDone += bytes;
-    this.progress.update({ phase: "backup", filesDone: this.counts.files_new + this.counts.files_changed + this.counts.files_unmodified, bytesDone: this.#bytesDone, current: path.toString() });
+    const filesDone = this.counts.files_new + this.counts.files_changed + this.counts.files_unmodified;
+    const est = this.estimate;
+    this.progress.update({
+      phase: "backup",
+      filesDone,
+      bytesDone: this.#bytesDone,
+      ...(est ? { filesTotal: Math.max(est.files, filesDone), bytesTotal: Math.max(est.bytes, this.#bytesDone) } : {}),
+      current: path.toString(),
+    });
   }
 }
 
