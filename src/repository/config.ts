@@ -46,5 +46,25 @@ export function parseConfig(plain: Uint8Array): RepoConfig {
   if (c.version !== FORMAT_VERSION) {
     throw new CofferError("UNSUPPORTED", `The repository has format version ${c.version}; this coffer reads version ${FORMAT_VERSION}. Upgrade coffer.`);
   }
+  const k = c.chunker;
+  const pow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+  const valid =
+    /^[0-9a-f]{64}$/.test(c.id) &&
+    (c.encryption === "aes-256-gcm" || c.encryption === "none") &&
+    c.compression?.algorithm === "zstd" &&
+    Number.isInteger(c.compression.level) &&
+    k !== undefined &&
+    Number.isInteger(k.min) &&
+    pow2(k.avg) &&
+    Number.isInteger(k.max) &&
+    k.min > 0 &&
+    k.min < k.avg &&
+    k.avg < k.max &&
+    /^[0-9a-f]{16}$/.test(k.seed) &&
+    Buffer.from(c.id_key ?? "", "base64").length === 32 &&
+    Number.isInteger(c.pack_size) &&
+    c.pack_size >= 1024 * 1024 &&
+    c.pack_size <= 1024 * 1024 * 1024;
+  if (!valid) throw new CofferError("CORRUPT", "The repository config has invalid parameters; the repository may be damaged.");
   return c;
 }

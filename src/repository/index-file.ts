@@ -5,6 +5,8 @@ import type { BlobEntry } from "./blob.js";
  * An index file (`index/<id>`): the packs a writer produced and the blobs in each, with the
  * same fields as pack headers, plus the index files it supersedes (after prune or repair).
  */
+const HEX64 = /^[0-9a-f]{64}$/;
+
 export interface IndexFileJson {
   version: 1;
   supersedes: string[];
@@ -25,8 +27,16 @@ export function buildIndexFile(packs: ReadonlyMap<string, readonly BlobEntry[]> 
 
 export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {
   const j = json as IndexFileJson;
-  if (!j || j.version !== 1 || !Array.isArray(j.packs)) {
-    throw new CofferError("CORRUPT", `Index file ${fileId.slice(0, 8)} is not a valid index.`, { index: fileId });
+  if (j && typeof j.version === "number" && j.version !== 1) {
+    throw new CofferError("UNSUPPORTED", `Index file ${fileId.slice(0, 8)} has format version ${j.version}; upgrade coffer to read it.`, { index: fileId });
+  }
+  const bad = (): CofferError => new CofferError("CORRUPT", `Index file ${fileId.slice(0, 8)} is not a valid index.`, { index: fileId });
+  if (!j || j.version !== 1 || !Array.isArray(j.packs)) throw bad();
+  for (const p of j.packs) {
+    if (!p || !HEX64.test(p.id) || !Array.isArray(p.blobs)) throw bad();
+    for (const b of p.blobs) {
+      if (!b || !HEX64.test(b.id) || (b.type !== "data" && b.type !== "tree") || !(b.offset >= 0) || !(b.length > 0) || !(b.raw_length >= 0)) throw bad();
+    }
   }
   return {
     supersedes: Array.isArray(j.supersedes) ? j.supersedes : [],

@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { CofferError } from "../core/errors.js";
 import type { Warning } from "../core/warning.js";
 import type { Repository } from "./repository.js";
@@ -47,7 +47,7 @@ export class Lock {
   static async acquire(repo: Repository, opts: LockOptions): Promise<Lock> {
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
-      const file: LockFile = { time: repo.clock().toISOString(), hostname: hostname(), pid: process.pid, exclusive: opts.exclusive };
+      const file: LockFile = { time: repo.clock().toISOString(), hostname: hostname(), pid: process.pid, exclusive: opts.exclusive, username: lockUser() };
       const id = await repo.saveJson("lock", file);
       const conflict = await findConflict(repo, id, opts.exclusive, opts.onWarning);
       if (!conflict) {
@@ -107,9 +107,18 @@ export async function loadLocks(repo: Repository): Promise<{ id: string; file: L
 }
 
 export function isStale(file: LockFile, now: Date): boolean {
-  if (now.getTime() - Date.parse(file.time) > LOCK_STALE_MS) return true;
+  const t = Date.parse(file.time);
+  if (Number.isNaN(t) || now.getTime() - t > LOCK_STALE_MS) return true;
   if (file.hostname === hostname() && !processAlive(file.pid)) return true;
   return false;
+}
+
+function lockUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "";
+  }
 }
 
 function processAlive(pid: number): boolean {

@@ -116,14 +116,23 @@ export class Repository {
       throw new CofferError("NO_PASSWORD", "This repository is encrypted: give its password with --password-file, --password-command or COFFER_PASSWORD.");
     }
     keys.sort();
+    let unreadable: unknown;
     for (const id of keys) {
-      const file = parseKeyFile(await backend.load({ type: "key", name: id }), id);
+      let file;
+      try {
+        file = parseKeyFile(await backend.load({ type: "key", name: id }), id);
+      } catch (err) {
+        // One damaged or newer-format key file must not lock out the others.
+        unreadable ??= err;
+        continue;
+      }
       const master = await openKeyFile(file, password);
       if (!master) continue;
       const crypter = new AesGcmCrypter(master);
       const config = parseConfig(crypter.open(raw, "the repository config"));
       return new Repository(backend, config, crypter, id, master, clock);
     }
+    if (unreadable !== undefined && keys.length === 1) throw unreadable;
     throw new CofferError("WRONG_PASSWORD", "The password does not open any key of this repository.");
   }
 
@@ -197,7 +206,7 @@ export class Repository {
 
   async loadJson(type: FileType, id: string): Promise<unknown> {
     const bytes = await this.backend.load({ type, name: id });
-    return decodeJsonFile(bytes, this.crypter, `${typeName(type)} ${id.slice(0, 8)}`, type === "lock" ? undefined : id);
+    return decodeJsonFile(bytes, this.crypter, `${typeName(type)} ${id.slice(0, 8)}`, id);
   }
 
   async listIds(type: FileType): Promise<string[]> {

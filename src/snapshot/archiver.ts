@@ -79,9 +79,19 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     // The parent's totals are a free estimate for the progress display's ETA.
     if (parent?.summary) ctx.estimate = { files: parent.summary.files_total, bytes: parent.summary.bytes_total };
     try {
-      const parentTree = parent ? await ctx.loadTree(parent.tree) : undefined;
-      const tree = await ctx.virtualDir(buildRootTrie(roots), parentTree);
-      const treeId = await tree.value;
+      const trie = buildRootTrie(roots);
+      let treeId: string;
+      if (trie.root) {
+        // Backing up "/" itself: the snapshot's root tree is that directory's listing.
+        const r = trie.root;
+        const fakeParent = parent ? new Map<string, TreeNode>([["", { name: "", type: "dir", subtree: parent.tree } as TreeNode]]) : undefined;
+        const node = await (await ctx.entry(Buffer.alloc(0), r.bytes, r.stat, fakeParent, scanner.rootScope(r.bytes, r.stat))).value;
+        if (!node?.subtree) throw new CofferError("IO", "The root directory could not be read; nothing was backed up.");
+        treeId = node.subtree;
+      } else {
+        const parentTree = parent ? await ctx.loadTree(parent.tree) : undefined;
+        treeId = await (await ctx.virtualDir(trie, parentTree)).value;
+      }
       if (pool) await pool.flush();
       if (!opts.dryRun) await saver.flush();
       const finished = repo.clock();

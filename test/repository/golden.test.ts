@@ -249,8 +249,9 @@ describe("index files", () => {
     assert.deepEqual(back, { supersedes: [], packs: [[pack, entries]] });
   });
 
-  it("refuse another index version", () => {
-    assert.throws(() => readIndexFile({ version: 2, supersedes: [], packs: [] }, "f".repeat(64)), corrupt);
+  it("refuse another index version as unsupported, and malformed entries as corrupt", () => {
+    assert.throws(() => readIndexFile({ version: 2, supersedes: [], packs: [] }, "f".repeat(64)), (e: unknown) => isCofferError(e, "UNSUPPORTED"));
+    assert.throws(() => readIndexFile({ version: 1, supersedes: [], packs: [{ id: "ab", blobs: [] }] }, "f".repeat(64)), corrupt);
   });
 });
 
