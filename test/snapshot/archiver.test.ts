@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { MemoryBackend } from "../../src/backend/memory.js";
+import { isCofferError } from "../../src/core/errors.js";
+import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { Repository } from "../../src/repository/repository.js";
+import { backup } from "../../src/snapshot/archiver.js";
+import { listSnapshots } from "../../src/snapshot/snapshot-store.js";
+import { decodeTree, type TreeNode } from "../../src/snapshot/tree.js";
+
+async function nodeAt(repo: Repository, treeId: string, path: string): Promise<TreeNode | undefined> {
+  let id = treeId;
+  const parts = path.split("/").filter(Boolean);
+  let node: TreeNode | undefined;
+  for (const p of parts) {
+    const t = decodeTree(await repo.loadBlob("tree", Buffer.from(id, "hex")));
+    node = t.nodes.find((n) => n.name === p);
+    if (!node) return undefined;
+    id = node.subtree ?? "";
+  }
+  return node;
+}
+
+describe("backup", () => {
+  let dir: string;
+  let repo: Repository;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "coffer-archiver-"));
+    mkdirSync(join(dir, "a/b"), { recursive: true });
+    mkdirSync(join(dir, "empty"));
+    writeFileSync(join(dir, "a/small.txt"), "hello\n");
+    writeFileSync(join(dir, "a/b/big.bin"), randomBytes(3 * 1024 * 1024));
+    writeFileSync(join(dir, "zero.dat"), Buffer.alloc(0));
+    repo = await Repository.init(new MemoryBackend(), { password: "pw", kdf: TEST_KDF, packSize: 1024 * 1024 });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("stores every file and empty directory under its full path", async () => {
+    const r = await backup(repo, { paths: [dir], tags: ["t1"], label: "first" });
+    assert.ok(r.snapshot);
+    assert.equal(r.summary.files_new, 3);
+    assert.equal(r.summary.bytes_read, 3 * 1024 * 1024 + 6);
+    assert.deepEqual(r.snapshot.tags, ["t1"]);
+    assert.equal(r.snapshot.label, "first");
+    assert.equal(r.partial, false);
+    const big = await nodeAt(repo, r.snapshot.tree, `${dir}/a/b/big.bin`);
+    assert.equal(big?.type, "file");
+    assert.ok((big?.content?.length ?? 0) >= 1);
+    const empty = await nodeAt(repo, r.snapshot.tree, `${dir}/empty`);
+    assert.equal(empty?.type, "dir");
+    const zero = await nodeAt(repo, r.snapshot.tree, `${dir}/zero.dat`);
+    assert.deepEqual(zero?.content, []);
+    // small packs: the 3 MiB file went into several packs
+    assert.ok(repo.index.packCount >= 3, `packs: ${repo.index.packCount}`);
+  });
+
+  it("does not read unchanged files again and reuses the same trees", async () => {
+    const [first] = await listSnapshots(repo);
+    const r = await backup(repo, { paths: [dir] });
+    assert.equal(r.parent, first?.id);
+    assert.equal(r.summary.files_unmodified, 3);
+    assert.equal(r.summary.bytes_read, 0);
+    assert.equal(r.summary.blobs_added, 0);
+    assert.equal(r.snapshot?.tree, first?.tree);
+  });
+
+  it("reads only what changed, and new data only once", async () => {
+    appendFileSync(join(dir, "a/small.txt"), "more\n");
+    const r = await backup(repo, { paths: [dir] });
+    assert.equal(r.summary.files_changed, 1);
+    assert.equal(r.summary.files_unmodified, 2);
+    assert.equal(r.summary.bytes_read, 11);
+    const again = await backup(repo, { paths: [dir], parent: false });
+    assert.equal(again.summary.bytes_read, 3 * 1024 * 1024 + 11, "--force reads everything");
+    assert.equal(again.summary.blobs_added, 0, "but stores nothing new");
+  });
+
+  it("a dry run writes nothing", async () => {
+    const before = (await listSnapshots(repo)).length;
+    const packs = repo.index.packCount;
+    writeFileSync(join(dir, "new.txt"), "new");
+    const r = await backup(repo, { paths: [dir], dryRun: true });
+    assert.equal(r.dryRun, true);
+    assert.equal(r.snapshot, undefined);
+    assert.equal(r.summary.files_new, 1);
+    assert.equal((await listSnapshots(repo)).length, before);
+    assert.equal(repo.index.packCount, packs);
+  });
+
+  it("a missing path fails before anything is written", async () => {
+    const before = (await listSnapshots(repo)).length;
+    await assert.rejects(backup(repo, { paths: [dir, join(dir, "nope")] }), (e) => isCofferError(e, "PATH_MISSING"));
+    assert.equal((await listSnapshots(repo)).length, before);
+  });
+
+  it("reads hard-linked files once and records both names", async () => {
+    const d = mkdtempSync(join(tmpdir(), "coffer-hl-"));
+    try {
+      writeFileSync(join(d, "one"), randomBytes(1000));
+      linkSync(join(d, "one"), join(d, "two"));
+      const r = await backup(repo, { paths: [d] });
+      assert.equal(r.summary.bytes_read, 1000);
+      const one = await nodeAt(repo, r.snapshot!.tree, `${d}/one`);
+      const two = await nodeAt(repo, r.snapshot!.tree, `${d}/two`);
+      assert.deepEqual(one?.content, two?.content);
+      assert.equal(one?.inode, two?.inode);
+      assert.equal(one?.links, 2);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it("backs up several paths, and a path inside another only once", async () => {
+    const r = await backup(repo, { paths: [join(dir, "a"), join(dir, "a/b"), join(dir, "empty")] });
+    assert.deepEqual(r.snapshot?.paths.sort(), [join(dir, "a"), join(dir, "empty")].sort());
+    assert.ok(await nodeAt(repo, r.snapshot!.tree, `${dir}/a/b/big.bin`));
+    assert.equal(await nodeAt(repo, r.snapshot!.tree, `${dir}/zero.dat`), undefined);
+  });
+
+  it("records host, time and kind overrides", async () => {
+    const t = new Date("2025-01-02T03:04:05Z");
+    const r = await backup(repo, { paths: [dir], host: "elsewhere", time: t, kind: "revision" });
+    assert.equal(r.snapshot?.hostname, "elsewhere");
+    assert.equal(r.snapshot?.time, t.toISOString());
+    assert.equal(r.snapshot?.kind, "revision");
+    assert.equal(r.parent, undefined, "no parent from another host");
+  });
+});
