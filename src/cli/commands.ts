@@ -17,13 +17,27 @@
  */
 import type { CommandSpec } from "./command.js";
 import { backupCommand } from "./commands/backup.js";
+import { catCommand } from "./commands/cat.js";
+import { diffCommand } from "./commands/diff.js";
+import { dumpCommand } from "./commands/dump.js";
 import { initCommand } from "./commands/init.js";
+import { keyCommand } from "./commands/key.js";
+import { lsCommand } from "./commands/ls.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
+import { statsCommand } from "./commands/stats.js";
+import { unlockCommand } from "./commands/unlock.js";
 import { versionCommand } from "./commands/version.js";
 
 export const commands: readonly CommandSpec<any>[] = [
   initCommand,
   backupCommand,
   snapshotsCommand,
+  lsCommand,
+  diffCommand,
+  dumpCommand,
+  statsCommand,
+  catCommand,
+  keyCommand,
+  unlockCommand,
   versionCommand,
 ];
