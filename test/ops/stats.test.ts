@@ -8,7 +8,8 @@ import { MemoryBackend } from "../../src/backend/memory.js";
 import { stats } from "../../src/ops/stats.js";
 import { backup } from "../../src/snapshot/archiver.js";
 import { listSnapshots } from "../../src/snapshot/snapshot-store.js";
-import { testRepo } from "../helpers/restore-fixtures.js";
+import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { Repository } from "../../src/repository/repository.js";
 
 async function setup() {
   const dir = await mkdtemp(join(tmpdir(), "coffer-stats-"));
@@ -20,7 +21,7 @@ async function setup() {
   await writeFile(join(src, "small.txt"), "12345");
   await link(join(src, "small.txt"), join(src, "small-link.txt"));
   await symlink("small.txt", join(src, "sym"));
-  const repo = await testRepo(new MemoryBackend());
+  const repo = await Repository.init(new MemoryBackend(), { password: "pw", kdf: TEST_KDF });
   const first = (await backup(repo, { paths: [src], workers: 1 })).snapshot!;
   await writeFile(join(src, "later.txt"), "later!");
   const second = (await backup(repo, { paths: [src], workers: 1 })).snapshot!;

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { backup } from "../../src/snapshot/archiver.js";
 import { diffTrees, type TreeChange } from "../../src/snapshot/diff.js";
-import { testRepo } from "../helpers/restore-fixtures.js";
+import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { Repository } from "../../src/repository/repository.js";
 
 async function setup() {
   const dir = await mkdtemp(join(tmpdir(), "coffer-diff-"));
@@ -20,7 +21,7 @@ async function setup() {
   await writeFile(join(src, "meta.txt"), "same content");
   await writeFile(join(src, "becomes-dir"), "a file first");
   await writeFile(join(src, "removed.txt"), "bye");
-  const repo = await testRepo(new MemoryBackend());
+  const repo = await Repository.init(new MemoryBackend(), { password: "pw", kdf: TEST_KDF });
   const a = (await backup(repo, { paths: [src], workers: 1 })).snapshot!;
   // Same time on both sides of the change keeps the parent dir's mtime out of the picture.
   await writeFile(join(src, "modified.txt"), "version two!");

@@ -9,7 +9,8 @@ import { MemoryBackend } from "../../src/backend/memory.js";
 import { isCofferError } from "../../src/core/errors.js";
 import { backup } from "../../src/snapshot/archiver.js";
 import { dump, dumpTar, splitDev } from "../../src/snapshot/dump.js";
-import { testRepo } from "../helpers/restore-fixtures.js";
+import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { Repository } from "../../src/repository/repository.js";
 
 function sink() {
   const chunks: Buffer[] = [];
@@ -26,7 +27,7 @@ async function setup() {
   await link(join(src, "sub", "a.txt"), join(src, "sub", "a-hardlink.txt"));
   await symlink("../big.bin", join(src, "sub", "link"));
   await writeFile(join(src, "sub", "empty"), "");
-  const repo = await testRepo(new MemoryBackend());
+  const repo = await Repository.init(new MemoryBackend(), { password: "pw", kdf: TEST_KDF });
   const snap = (await backup(repo, { paths: [src], workers: 1 })).snapshot!;
   return { dir, src, big, repo, snap, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

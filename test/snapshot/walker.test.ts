@@ -7,7 +7,8 @@ import { CofferError, isCofferError } from "../../src/core/errors.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { backup } from "../../src/snapshot/archiver.js";
 import { lookupPath, walkTree, type WalkEntry } from "../../src/snapshot/walker.js";
-import { testRepo } from "../helpers/restore-fixtures.js";
+import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { Repository } from "../../src/repository/repository.js";
 
 async function fixture() {
   const dir = await mkdtemp(join(tmpdir(), "coffer-walk-"));
@@ -21,7 +22,7 @@ async function fixture() {
   await symlink("z.txt", join(src, "link"));
   // A name that is not UTF-8.
   await writeFile(Buffer.concat([Buffer.from(join(src, "bad-")), Buffer.from([0xff])]), "x");
-  const repo = await testRepo(new MemoryBackend());
+  const repo = await Repository.init(new MemoryBackend(), { password: "pw", kdf: TEST_KDF });
   const snap = (await backup(repo, { paths: [src], workers: 1 })).snapshot!;
   return { dir, src, repo, snap, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
