@@ -28,7 +28,7 @@ export class AesGcmCrypter implements Crypter {
   }
 
   seal(plain: Uint8Array): Buffer {
-    const nonce = randomBytes(NONCE);
+    const nonce = this.#nonce();
     const c = createCipheriv("aes-256-gcm", this.#key, nonce);
     const out = Buffer.allocUnsafe(NONCE + plain.length + TAG);
     nonce.copy(out, 0);
@@ -36,6 +36,19 @@ export class AesGcmCrypter implements Crypter {
     c.final();
     c.getAuthTag().copy(out, NONCE + n);
     return out;
+  }
+
+  /** Random nonces drawn from a pool: one call to the random source per 4096 of them. */
+  #nonces = Buffer.alloc(0);
+  #nonceAt = 0;
+  #nonce(): Buffer {
+    if (this.#nonceAt + NONCE > this.#nonces.length) {
+      this.#nonces = randomBytes(NONCE * 4096);
+      this.#nonceAt = 0;
+    }
+    const n = this.#nonces.subarray(this.#nonceAt, this.#nonceAt + NONCE);
+    this.#nonceAt += NONCE;
+    return n;
   }
 
   open(sealed: Uint8Array, what: string): Buffer {

@@ -6,8 +6,18 @@ import zstd from "zstd-napi";
  */
 export const RAW_THRESHOLD = 0.97;
 
+// One compressor per level and thread, its parameters set once: passing parameters on every
+// call resets the context each time, which dominated the cost of many small blobs.
+const compressors = new Map<number, zstd.Compressor>();
+
 export function compress(plain: Uint8Array, level: number): Buffer {
-  return zstd.compress(plain, { compressionLevel: level });
+  let c = compressors.get(level);
+  if (!c) {
+    c = new zstd.Compressor();
+    c.setParameters({ compressionLevel: level });
+    compressors.set(level, c);
+  }
+  return c.compress(plain);
 }
 
 export function decompress(data: Uint8Array): Buffer {

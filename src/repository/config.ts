@@ -63,7 +63,7 @@ export function parseConfig(plain: Uint8Array): RepoConfig {
     /^[0-9a-f]{16}$/.test(k.seed) &&
     Buffer.from(c.id_key ?? "", "base64").length === 32 &&
     Number.isInteger(c.pack_size) &&
-    c.pack_size >= 1024 * 1024 &&
+    c.pack_size >= 512 &&
     c.pack_size <= 1024 * 1024 * 1024;
   if (!valid) throw new CofferError("CORRUPT", "The repository config has invalid parameters; the repository may be damaged.");
   return c;

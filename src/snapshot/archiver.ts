@@ -198,8 +198,6 @@ function buildRootTrie(roots: Root[]): Trie {
   return top;
 }
 
-const IO_CONCURRENCY = 16;
-
 const emptyCounts = () => ({
   files_new: 0,
   files_changed: 0,
@@ -218,9 +216,6 @@ class ArchiveContext {
   #hardlinks = new Map<string, Promise<string[] | undefined>>();
   #bytesDone = 0;
   estimate: { files: number; bytes: number } | undefined;
-  #ioActive = 0;
-  #ioWaiters: (() => void)[] = [];
-  #ioHead = 0;
 
   constructor(
     readonly repo: Repository,
@@ -283,29 +278,24 @@ class ArchiveContext {
     const old = parent?.get(key);
     if (stat.isDirectory()) {
       const node = nodeFromStat(name, stat, this.names);
-      // Directories are walked concurrently (their I/O bounded by #io), files are handed to
-      // the pool in order; each directory's tree is saved once all its entries are done.
-      const walked = this.#io(async () => {
-        try {
-          const listing = await this.scanner.readDir(path, scope);
-          const parentSub = old?.type === "dir" && old.subtree ? await this.#parentSub(parent, key) : undefined;
-          return { listing, parentSub };
-        } catch (err) {
-          this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
-          this.counts.files_failed++;
-          return undefined;
-        }
-      });
-      return later(
-        walked.then(async (w) => {
-          if (!w) return undefined;
-          const children: Promise<TreeNode | undefined>[] = [];
-          for (const e of w.listing.entries) children.push((await this.entry(e.name, e.path, e.stat, w.parentSub, w.listing.scope)).value);
-          return this.#finishDir(node, old, children);
-        }),
-      );
+      // Depth first, one directory at a time: scanning is synchronous (fast), and walking
+      // directories concurrently held the whole tree's listings in memory at once. Files are
+      // handed to the pool as they come (bounded by `admit`); a directory's tree is saved
+      // once all its entries are done.
+      let listing;
+      let parentSub;
+      try {
+        listing = await this.scanner.readDir(path, scope);
+        parentSub = old?.type === "dir" && old.subtree ? await this.#parentSub(parent, key) : undefined;
+      } catch (err) {
+        this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
+        this.counts.files_failed++;
+        return later(Promise.resolve(undefined));
+      }
+      const children: Promise<TreeNode | undefined>[] = [];
+      for (const e of listing.entries) children.push((await this.entry(e.name, e.path, e.stat, parentSub, listing.scope)).value);
+      return later(this.#finishDir(node, old, children));
     }
-
     if (stat.isSymbolicLink()) {
       let target: Buffer;
       try {
@@ -347,26 +337,6 @@ class ArchiveContext {
     else if (old.subtree === subtree) this.counts.dirs_unmodified++;
     else this.counts.dirs_changed++;
     return { ...node, subtree };
-  }
-
-  /** Runs directory I/O with at most IO_CONCURRENCY in flight. */
-  async #io<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#ioActive >= IO_CONCURRENCY) await new Promise<void>((r) => this.#ioWaiters.push(r));
-    else this.#ioActive++;
-    try {
-      return await fn();
-    } finally {
-      // Hand the slot straight to the next waiter (a queue read by index: shift() is O(n)).
-      const next = this.#ioWaiters[this.#ioHead];
-      if (next) {
-        this.#ioWaiters[this.#ioHead++] = undefined as unknown as () => void;
-        if (this.#ioHead > 4096 && this.#ioHead * 2 > this.#ioWaiters.length) {
-          this.#ioWaiters = this.#ioWaiters.slice(this.#ioHead);
-          this.#ioHead = 0;
-        }
-        next();
-      } else this.#ioActive--;
-    }
   }
 
   async #read(path: Buffer, stat: BigIntStats): Promise<string[] | undefined> {
