@@ -1,0 +1,112 @@
+import { CofferError } from "../core/errors.js";
+import { isIdHex } from "../core/hex.js";
+import type { Tree } from "../snapshot/tree.js";
+
+/**
+ * The tree half of `check`: walks every tree reachable from the snapshots, once per tree id
+ * however many snapshots share it, and says for each tree which damaged objects (trees that
+ * do not load, data blobs missing or damaged) lie below it. Results are memoised per tree, so
+ * finding the snapshots a damaged blob affects costs nothing beyond the walk itself.
+ */
+export type DataState = "ok" | "missing" | "damaged";
+
+export interface TreeCheckDeps {
+  /**
+   * Loads and verifies a tree blob. Damage is thrown as a plain Error or a CofferError CORRUPT
+   * or NOT_FOUND (recorded as a finding); any other CofferError stops the walk.
+   */
+  loadTree(id: string): Promise<Tree>;
+  /** Whether the data blob is in the index and not known to be damaged. */
+  dataState(id: string): DataState;
+  /** Tree loads at once. */
+  concurrency: number;
+  onTree?: () => void;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+export class TreeChecker {
+  /** Trees that failed to load or hold invalid nodes, with the reason. */
+  readonly treeProblems = new Map<string, string>();
+  /** Data blobs a tree names that no index lists. */
+  readonly missingBlobs = new Set<string>();
+  treesChecked = 0;
+  readonly #memo = new Map<string, Promise<readonly string[]>>();
+  #active = 0;
+  readonly #queue: (() => void)[] = [];
+
+  constructor(private readonly deps: TreeCheckDeps) {}
+
+  /** The damaged objects (tree and data blob ids) reachable from a tree, itself included. */
+  reach(id: string): Promise<readonly string[]> {
+    let p = this.#memo.get(id);
+    if (!p) {
+      p = this.#visit(id);
+      this.#memo.set(id, p);
+    }
+    return p;
+  }
+
+  async #visit(id: string): Promise<readonly string[]> {
+    let tree: Tree;
+    try {
+      tree = await this.#limited(() => this.deps.loadTree(id));
+    } catch (err) {
+      // Damage is a finding; anything else (backend down, interrupted) stops the check.
+      if (err instanceof CofferError && err.code !== "CORRUPT" && err.code !== "NOT_FOUND") throw err;
+      this.treeProblems.set(id, err instanceof Error ? err.message : String(err));
+      return [id];
+    } finally {
+      this.treesChecked++;
+      this.deps.onTree?.();
+    }
+    const bad = new Set<string>();
+    const invalid: string[] = [];
+    const subtrees: Promise<readonly string[]>[] = [];
+    for (const n of tree.nodes) {
+      if (n === null || typeof n !== "object" || typeof n.name !== "string") {
+        invalid.push("a node without a name");
+        continue;
+      }
+      if (n.type === "dir") {
+        if (typeof n.subtree !== "string" || !isIdHex(n.subtree)) invalid.push(`directory ${JSON.stringify(n.name)} has no valid subtree id`);
+        else subtrees.push(this.reach(n.subtree));
+      } else if (n.type === "file") {
+        if (n.content === undefined) continue;
+        if (!Array.isArray(n.content)) {
+          invalid.push(`file ${JSON.stringify(n.name)} has an invalid content list`);
+          continue;
+        }
+        for (const b of n.content) {
+          if (typeof b !== "string" || !isIdHex(b)) {
+            invalid.push(`file ${JSON.stringify(n.name)} names an invalid blob id`);
+            continue;
+          }
+          const state = this.deps.dataState(b);
+          if (state === "ok") continue;
+          if (state === "missing") this.missingBlobs.add(b);
+          bad.add(b);
+        }
+      }
+    }
+    if (invalid.length) {
+      this.treeProblems.set(id, `tree ${id.slice(0, 8)} is invalid: ${invalid.slice(0, 3).join("; ")}${invalid.length > 3 ? ` (and ${invalid.length - 3} more)` : ""}`);
+      bad.add(id);
+    }
+    for (const sub of await Promise.all(subtrees)) for (const b of sub) bad.add(b);
+    return bad.size === 0 ? NONE : [...bad];
+  }
+
+  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+    // A finishing load hands its slot straight to the next waiter.
+    if (this.#active >= this.deps.concurrency) await new Promise<void>((r) => this.#queue.push(r));
+    else this.#active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
+}

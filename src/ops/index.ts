@@ -1,0 +1,8 @@
+/**
+ * ops: whole operations over a repository (check, repair, forget, prune, copy, rollback,
+ * export/import), built on the repository and snapshot layers. Each is one function taking
+ * the repository and an options object, reporting through Progress and warnings, and
+ * returning a result the CLI, the daemon and tests read; none prints or exits.
+ */
+export * from "./check.js";
+export * from "./repair-index.js";
