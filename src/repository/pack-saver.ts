@@ -65,7 +65,7 @@ export class PackSaver {
     }
     this.bytesAdded += bytes.length;
     this.blobsAdded += entries.length;
-    while (this.#uploads.size >= (this.opts.maxUploads ?? 2)) await Promise.race(this.#uploads);
+    while (this.#uploads.size >= (this.opts.maxUploads ?? 1)) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     const up = this.repo
       .savePack(id, bytes)

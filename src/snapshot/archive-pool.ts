@@ -56,7 +56,8 @@ export class ArchivePool {
     };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
     for (let i = 0; i < workers; i++) {
-      const w = new Worker(new URL(`./archive-worker.${ext}`, import.meta.url), { workerData: init });
+      // A small young generation keeps each worker's heap (and its collections) small.
+      const w = new Worker(new URL(`./archive-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
       const st: WorkerState = { w, jobs: [] };
       w.on("message", (m: FromWorker) => this.#onMessage(st, m));
       w.on("error", (err) => this.#fail(err));
