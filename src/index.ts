@@ -24,3 +24,12 @@ export { listSnapshots, findSnapshot, saveSnapshot, type SnapshotFilter } from "
 export type { Snapshot, SnapshotWithId, SnapshotKind, SnapshotSummary, RetentionOverride, ChangeInfo } from "./snapshot/snapshot.js";
 export type { Tree, TreeNode, NodeType } from "./snapshot/tree.js";
 export type { FilterOptions } from "./snapshot/filters.js";
+
+export { check, type CheckOptions, type CheckResult, type CheckProblem } from "./ops/check.js";
+export { repairIndex } from "./ops/repair-index.js";
+export { stats } from "./ops/stats.js";
+export { listKeys, removeKey, changePassword } from "./repository/keys.js";
+export { walkTree, lookupPath, type WalkEntry } from "./snapshot/walker.js";
+export { diffTrees, type TreeChange, type DiffTotals } from "./snapshot/diff.js";
+export { dump, dumpTar } from "./snapshot/dump.js";
+export { TarWriter, streamSink, type TarEntry } from "./snapshot/tar-writer.js";

@@ -18,11 +18,14 @@
 import type { CommandSpec } from "./command.js";
 import { backupCommand } from "./commands/backup.js";
 import { catCommand } from "./commands/cat.js";
+import { checkCommand } from "./commands/check.js";
 import { diffCommand } from "./commands/diff.js";
 import { dumpCommand } from "./commands/dump.js";
+import { forgetCommand } from "./commands/forget.js";
 import { initCommand } from "./commands/init.js";
 import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
+import { repairCommand } from "./commands/repair.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
 import { unlockCommand } from "./commands/unlock.js";
@@ -32,6 +35,9 @@ export const commands: readonly CommandSpec<any>[] = [
   initCommand,
   backupCommand,
   snapshotsCommand,
+  forgetCommand,
+  checkCommand,
+  repairCommand,
   lsCommand,
   diffCommand,
   dumpCommand,
