@@ -26,6 +26,7 @@ import { initCommand } from "./commands/init.js";
 import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
 import { repairCommand } from "./commands/repair.js";
+import { restoreCommand } from "./commands/restore.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
 import { unlockCommand } from "./commands/unlock.js";
@@ -35,6 +36,7 @@ export const commands: readonly CommandSpec<any>[] = [
   initCommand,
   backupCommand,
   snapshotsCommand,
+  restoreCommand,
   forgetCommand,
   checkCommand,
   repairCommand,
