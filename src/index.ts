@@ -33,3 +33,6 @@ export { walkTree, lookupPath, type WalkEntry } from "./snapshot/walker.js";
 export { diffTrees, type TreeChange, type DiffTotals } from "./snapshot/diff.js";
 export { dump, dumpTar } from "./snapshot/dump.js";
 export { TarWriter, streamSink, type TarEntry } from "./snapshot/tar-writer.js";
+export { forget, snapshotProtections } from "./ops/forget.js";
+export { applyPolicy, parseDuration, checkPolicy, type Policy, type RetentionItem, type Decision, type PolicyResult } from "./retention/index.js";
+export { restore, type RestoreOptions, type RestoreResult } from "./snapshot/restorer.js";

@@ -6,3 +6,4 @@
  */
 export * from "./check.js";
 export * from "./repair-index.js";
+export * from "./stats.js";
