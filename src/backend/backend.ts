@@ -62,6 +62,12 @@ export interface Backend {
   close(): Promise<void>;
   isNotFound(err: unknown): boolean;
   isPermanent(err: unknown): boolean;
+  /**
+   * Optional: the directory of a plain local repository, so writers in worker threads can
+   * save packs themselves (same atomic, durable writes) instead of sending them to the main
+   * thread. Wrappers forward it; test doubles that inject faults must not.
+   */
+  localRoot?(): string | undefined;
 }
 
 /** Where a handle lives: `data/<2 hex>/<id>`, `keys/<id>`, `config`, ... */

@@ -84,6 +84,10 @@ export class LimitBackend implements Backend {
     return this.#sem.run(() => this.inner.remove(h));
   }
 
+  localRoot(): string | undefined {
+    return this.inner.localRoot?.();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

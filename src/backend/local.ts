@@ -41,6 +41,10 @@ export class LocalBackend implements Backend {
     this.location = resolve(path);
   }
 
+  localRoot(): string {
+    return this.location;
+  }
+
   async create(): Promise<void> {
     if ((await this.#size(this.#path({ type: "config", name: "" }))) !== undefined) {
       throw new CofferError("REPO_EXISTS", `A repository already exists at ${this.location}.`, { location: this.location });

@@ -116,6 +116,10 @@ export class RetryBackend implements Backend {
     return this.#retry("remove", h, () => this.inner.remove(h));
   }
 
+  localRoot(): string | undefined {
+    return this.inner.localRoot?.();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -80,6 +80,19 @@ export class PackSaver {
     this.#uploads.add(up);
   }
 
+  /** Indexes a pack that was already saved durably elsewhere (a worker thread). */
+  async recordSavedPack(id: string, size: number, entries: BlobEntry[]): Promise<void> {
+    this.#throwIfFailed();
+    for (const e of entries) {
+      this.repo.index.add(id, e);
+      this.#pending.delete(e.id.toString("hex"));
+    }
+    this.bytesAdded += size;
+    this.blobsAdded += entries.length;
+    this.#unindexed.set(id, entries);
+    if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32)) await this.#writeIndex();
+  }
+
   #throwIfFailed(): void {
     if (this.#error !== undefined) throw this.#error;
   }

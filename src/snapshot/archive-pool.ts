@@ -53,6 +53,7 @@ export class ArchivePool {
       chunker: repo.config.chunker,
       level: repo.config.compression.level,
       packSize: repo.config.pack_size,
+      ...(repo.backend.localRoot?.() ? { localRoot: repo.backend.localRoot?.() as string } : {}),
     };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
     for (let i = 0; i < workers; i++) {
@@ -159,6 +160,11 @@ export class ArchivePool {
         );
         return;
       }
+      case "packSaved": {
+        const entries = decodeHeader(Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), `pack ${m.id.slice(0, 8)}`);
+        this.saver.recordSavedPack(m.id, m.size, entries).catch((err) => this.#fail(err));
+        return;
+      }
       case "done": {
         const idx = st.jobs.findIndex((j) => j.id === m.job);
         const job = st.jobs[idx];
@@ -177,7 +183,11 @@ export class ArchivePool {
         st.flushed?.();
         return;
       case "fatal":
-        this.#fail(new CofferError("IO", `A backup worker failed: ${m.message}`, { stack: m.stack }));
+        this.#fail(
+          m.code === "NO_SPACE" || m.code === "BACKEND" || m.code === "IO"
+            ? new CofferError(m.code, m.message, { stack: m.stack })
+            : new CofferError("IO", `A backup worker failed: ${m.message}`, { stack: m.stack }),
+        );
         return;
     }
   }

@@ -9,6 +9,8 @@ export interface WorkerInit {
   chunker: { min: number; avg: number; max: number; seed: string };
   level: number;
   packSize: number;
+  /** A plain local repository: the worker saves its packs itself (see Backend.localRoot). */
+  localRoot?: string;
 }
 
 export interface JobFile {
@@ -40,6 +42,8 @@ export interface FileOutcome {
 export type FromWorker =
   | { t: "hashes"; job: number; ids: Uint8Array }
   | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array }
+  /** The worker saved this pack itself (durably) under `localRoot`. */
+  | { t: "packSaved"; id: string; size: number; header: Uint8Array }
   | { t: "done"; job: number; ids: Uint8Array; files: Omit<FileOutcome, "ids">[]; idCounts: number[] }
   | { t: "flushed" }
-  | { t: "fatal"; message: string; stack?: string };
+  | { t: "fatal"; message: string; code?: string; stack?: string };

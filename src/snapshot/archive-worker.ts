@@ -2,7 +2,9 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
+import { LocalBackend } from "../backend/local.js";
 import { FastCdc } from "../chunker/fastcdc.js";
+import { isCofferError } from "../core/errors.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId } from "../repository/blob.js";
 import { compressIfSmaller } from "../repository/compression.js";
@@ -19,6 +21,9 @@ const crypter = crypterFromKey(init.key);
 const idKey = Buffer.from(init.idKey);
 const cdc = new FastCdc({ ...init.chunker, seed: BigInt(`0x${init.chunker.seed}`) });
 const pack = new PackBuilder();
+const local = init.localRoot ? new LocalBackend(init.localRoot) : undefined;
+/** The pack this worker is saving (local repositories): at most one in flight. */
+let saving: Promise<void> | undefined;
 const SEGMENT = 16 * 1024 * 1024;
 const READ_BUF = Math.max(init.chunker.max * 2, 16 * 1024 * 1024);
 const zeroIds = new Map<number, Buffer>();
@@ -60,11 +65,20 @@ function pump(): void {
   if (!m) return;
   busy = true;
   handle(m)
-    .catch((err: unknown) => send({ t: "fatal", message: err instanceof Error ? err.message : String(err), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) }))
+    .catch((err: unknown) => send(fatal(err)))
     .finally(() => {
       busy = false;
       pump();
     });
+}
+
+function fatal(err: unknown): FromWorker {
+  return {
+    t: "fatal",
+    message: err instanceof Error ? err.message : String(err),
+    ...(isCofferError(err) ? { code: err.code } : {}),
+    ...(err instanceof Error && err.stack ? { stack: err.stack } : {}),
+  };
 }
 
 function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -89,6 +103,7 @@ async function handle(m: ToWorker): Promise<void> {
   }
   else if (m.t === "flush") {
     await finishPack();
+    if (saving) await saving;
     send({ t: "flushed" });
   }
 }
@@ -250,12 +265,22 @@ async function finishPack(): Promise<void> {
   if (pack.count === 0) return;
   const p = pack.finish(crypter);
   const header = new Uint8Array(encodeHeader(p.entries));
-  const bytes = p.bytes;
-  // Transfer without copying when the Buffer owns its whole ArrayBuffer.
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  const out = own ? bytes : Buffer.from(bytes);
-  send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
-  await reply("packAck");
+  if (local) {
+    // Save it here (temp file, fsync, rename, fsync the directory) while the next pack is
+    // built; the main thread indexes it only after it is durable.
+    if (saving) await saving;
+    const size = p.bytes.length;
+    saving = local.save({ type: "data", name: p.id }, p.bytes).then(() => send({ t: "packSaved", id: p.id, size, header }, [header.buffer as ArrayBuffer]));
+    // A failed save is fatal for the backup; the main thread hears of it at once.
+    saving.catch((err: unknown) => send(fatal(err)));
+  } else {
+    const bytes = p.bytes;
+    // Transfer without copying when the Buffer owns its whole ArrayBuffer.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const out = own ? bytes : Buffer.from(bytes);
+    send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
+    await reply("packAck");
+  }
   bytesSinceCollect = 0;
   collect();
 }
