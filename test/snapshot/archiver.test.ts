@@ -130,3 +130,30 @@ describe("backup", () => {
     assert.equal(r.parent, undefined, "no parent from another host");
   });
 });
+
+describe("backup into a local repository", () => {
+  it("workers save packs themselves, and the repository checks out clean", async () => {
+    const { LocalBackend } = await import("../../src/backend/local.js");
+    const { check } = await import("../../src/ops/check.js");
+    const root = mkdtempSync(join(tmpdir(), "coffer-local-"));
+    try {
+      const data = join(root, "data");
+      mkdirSync(data);
+      for (let i = 0; i < 5; i++) writeFileSync(join(data, `f${i}.bin`), randomBytes(900 * 1024));
+      const backend = new LocalBackend(join(root, "repo"));
+      assert.equal(backend.localRoot(), join(root, "repo"));
+      const repo = await Repository.init(backend, { password: "pw", kdf: TEST_KDF, packSize: 1024 * 1024 });
+      const r = await backup(repo, { paths: [data] });
+      assert.equal(r.summary.files_new, 5);
+      assert.ok(repo.index.packCount >= 3, `packs: ${repo.index.packCount}`);
+      const reopened = await Repository.open(new LocalBackend(join(root, "repo")), { password: "pw" });
+      await reopened.loadIndex();
+      const c = await check(reopened, { readData: true, stampIntegrity: false });
+      assert.equal(c.ok, true, JSON.stringify(c.errors));
+      assert.equal(c.warnings.length, 0, JSON.stringify(c.warnings));
+      assert.equal(c.packsRead, reopened.index.packCount);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
