@@ -1,0 +1,19 @@
+/**
+ * rotate: log rotation of live files, between backups. Rules (size or calendar interval in a
+ * time zone, guards, dated or numbered names, backups then archive directories, compression,
+ * retention through the retention engine) applied by `rotate` under a lock with a state file;
+ * a logrotate configuration read into the same rules; and a rotating Writable (with pino and
+ * winston adapters) for applications that rotate their own logs. Files only: no repository.
+ */
+export { checkDue, type DueDecision, type DueInput } from "./check-due.js";
+export { compressFile, type CompressResult } from "./compress-file.js";
+export { loadRules, rulesFromDocument } from "./load-rules.js";
+export { parseLogrotateConfig, readLogrotateConfig, type LogrotateConversion } from "./logrotate-config.js";
+export { planCopies, type CopyStep } from "./plan-copies.js";
+export type { RotateAction, RotateResult } from "./rotate-action.js";
+export { rotate, type RotateOptions } from "./rotate-files.js";
+export { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
+export type { RotateWarning, RotateWarningCode, RotateWarningSink } from "./rotate-warning.js";
+export { createRotatingStream, RotatingStream, type RotatingStreamOptions, type StreamRule } from "./rotating-stream.js";
+export { resolveRule, ROTATE_DEFAULTS, type Compression, type Interval, type ResolvedRule, type RotateDefaults, type RotateMode, type RotateRule } from "./rule.js";
+export { RotatingFileTransport, type RotatingFileTransportOptions } from "./winston-transport.js";

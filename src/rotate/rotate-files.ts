@@ -1,0 +1,286 @@
+import type { Stats } from "node:fs";
+import { basename } from "node:path";
+import { systemClock, type Clock } from "../core/clock.js";
+import { isCofferError, sysCode } from "../core/errors.js";
+import { silentProgress, type Progress } from "../core/progress.js";
+import { checkDue } from "./check-due.js";
+import { expandFiles } from "./expand-files.js";
+import { copyDirs, findCopies, type CopyFile } from "./find-copies.js";
+import { acquireLock } from "./lock-file.js";
+import { maintainCopies } from "./maintain-copies.js";
+import { planCopies } from "./plan-copies.js";
+import type { RotateAction, RotateResult } from "./rotate-action.js";
+import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
+import { rotateLog } from "./rotate-log.js";
+import type { RotateWarning, RotateWarningCode, RotateWarningSink } from "./rotate-warning.js";
+import { parseCopyName } from "./rotated-name.js";
+import { resolveRule, type ResolvedRule, type RotateDefaults, type RotateRule } from "./rule.js";
+import { runScript, signalPidFile } from "./run-hooks.js";
+import { loadState, saveState, type RotateState } from "./state-file.js";
+
+export interface RotateOptions {
+  /** The time of the run (one instant for every decision); default `clock()`. */
+  now?: Date;
+  clock?: Clock;
+  /** Plan only: nothing on disk changes, no lock is taken, actions are `planned`. */
+  dryRun?: boolean;
+  /** Rotate every existing log (empty ones only with if-empty), whatever its triggers and guards say. */
+  force?: boolean;
+  /** Where last rotations are remembered; its lock is `<stateFile>.lock`. Without it nothing is remembered and no lock is taken. */
+  stateFile?: string;
+  /** How long to wait for another rotator before CofferError LOCKED (default 10 s). */
+  lockTimeoutMs?: number;
+  onWarning?: RotateWarningSink;
+  progress?: Progress;
+  signal?: AbortSignal;
+  fs?: RotateFs;
+  /** Defaults for fields a rule leaves out; default `ROTATE_DEFAULTS`. */
+  defaults?: RotateDefaults;
+  /** Base of relative file patterns; default the process's working directory. */
+  cwd?: string;
+}
+
+interface FileTask {
+  path: string;
+  stat: Stats;
+  copies: CopyFile[];
+  rotated: boolean;
+  copyPath?: string;
+}
+
+/**
+ * Applies log rotation rules: finds each rule's logs, decides which are due (`checkDue`),
+ * rotates them (`rotateLog`), runs post-rotate scripts or signals, then compresses, archives and
+ * deletes old copies (`planCopies`, with the retention engine). Under a lock next to the state
+ * file, so two rotators never work at once. One log's failure is a warning and a failed action;
+ * the others go on. Throws only for bad rules, a held lock (LOCKED) or an abort.
+ */
+export async function rotate(rules: readonly RotateRule[], opts: RotateOptions = {}): Promise<RotateResult> {
+  const resolved = rules.map((r, i) => resolveRule(r, i, opts.defaults));
+  const fs = opts.fs ?? nodeRotateFs;
+  const now = opts.now ?? (opts.clock ?? systemClock)();
+  const dryRun = opts.dryRun === true;
+  const result: RotateResult = { dryRun, now: now.toISOString(), files: 0, rotated: [], actions: [], warnings: [], failed: 0 };
+  const warn = (w: RotateWarning): void => {
+    result.warnings.push(w);
+    opts.onWarning?.(w);
+  };
+  const release = opts.stateFile !== undefined && !dryRun ? await acquireLock(fs, `${opts.stateFile}.lock`, { timeoutMs: opts.lockTimeoutMs ?? 10_000, onWarning: warn, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
+  const progress = opts.progress ?? silentProgress;
+  try {
+    const state: RotateState = opts.stateFile === undefined ? new Map() : await loadState(dryRun ? readOnly(fs) : fs, opts.stateFile, warn);
+    const run = new Run(fs, now, dryRun, opts.force === true, state, result, warn, opts.signal);
+    const claimed = new Map<string, string>();
+    for (const rule of resolved) {
+      opts.signal?.throwIfAborted();
+      await run.rule(rule, claimed, opts.cwd ?? process.cwd(), progress);
+    }
+    if (opts.stateFile !== undefined && !dryRun) await saveState(fs, opts.stateFile, state);
+  } finally {
+    progress.done();
+    await release?.();
+  }
+  return result;
+}
+
+class Run {
+  constructor(
+    private readonly fs: RotateFs,
+    private readonly now: Date,
+    private readonly dryRun: boolean,
+    private readonly force: boolean,
+    private readonly state: RotateState,
+    private readonly result: RotateResult,
+    private readonly warn: RotateWarningSink,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  async rule(rule: ResolvedRule, claimed: Map<string, string>, cwd: string, progress: Progress): Promise<void> {
+    const { paths, unmatched } = await expandFiles(this.fs, rule.files, cwd);
+    for (const pattern of unmatched) this.missing(rule, pattern);
+    const live = paths.filter((p) => !(p.fromGlob && isCopyOfAnother(p.path, paths, rule)));
+    const tasks: FileTask[] = [];
+    for (const { path } of live) {
+      this.signal?.throwIfAborted();
+      const first = claimed.get(path);
+      if (first !== undefined) {
+        this.warn({ code: "SKIPPED", path, message: `${path} is named by ${first} and ${rule.name}; only ${first} rotates it.` });
+        continue;
+      }
+      claimed.set(path, rule.name);
+      this.result.files++;
+      progress.update({ phase: "rotate", filesDone: this.result.files - 1, current: path });
+      const task = await this.examine(rule, path);
+      if (task) tasks.push(task);
+    }
+    const rotated = tasks.filter((t) => t.rotated);
+    if (rule.sharedScripts && rotated.length > 0) await this.hooks(rule, rule.files.join(" "), undefined);
+    for (const t of tasks) {
+      if (t.rotated || rule.maintain === "always") await this.maintain(rule, t);
+    }
+  }
+
+  /** Looks at one log, rotates it when due; undefined when there is nothing to maintain. */
+  private async examine(rule: ResolvedRule, path: string): Promise<FileTask | undefined> {
+    let stat: Stats;
+    try {
+      stat = await this.fs.lstat(path);
+    } catch (err) {
+      if (sysCode(err) === "ENOENT") this.missing(rule, path);
+      else this.fail(rule, "skip", path, err, "FAILED");
+      return undefined;
+    }
+    if (stat.isSymbolicLink() || !stat.isFile()) {
+      const what = stat.isSymbolicLink() ? "a symbolic link (rotate the file it points to)" : "not a regular file";
+      this.action({ kind: "skip", rule: rule.name, path, reasons: [what], status: this.status() });
+      this.warn({ code: "SKIPPED", path, message: `${path} is ${what}; left alone.` });
+      return undefined;
+    }
+    const dirs = copyDirs(path, rule);
+    let copies: CopyFile[];
+    try {
+      copies = await findCopies(this.fs, path, rule, dirs);
+    } catch (err) {
+      this.fail(rule, "skip", path, err, "FAILED");
+      return undefined;
+    }
+    const recorded = this.state.get(path);
+    // A creation time ahead of the clock tells nothing (the clock went back): ignore it.
+    const birth = stat.birthtimeMs > 0 && stat.birthtimeMs <= this.now.getTime() + 60_000 ? stat.birthtime : undefined;
+    const newestCopy = copies.reduce<Date | undefined>((m, c) => (m === undefined || c.mtime > m ? c.mtime : m), undefined);
+    const lastRotation = recorded ?? (newestCopy !== undefined ? latest(newestCopy, birth) : undefined);
+    const decision = checkDue(rule, { size: stat.size, mtime: stat.mtime, created: latest(birth, lastRotation), lastRotation, now: this.now, force: this.force });
+    for (const w of decision.warnings) this.warn({ ...w, path });
+    const task: FileTask = { path, stat, copies, rotated: false };
+    if (!decision.due) {
+      this.action({ kind: "skip", rule: rule.name, path, reasons: decision.reasons, status: this.status() });
+      if (lastRotation === undefined && !this.dryRun) this.state.set(path, this.now);
+      return task;
+    }
+    const actions: RotateAction[] = [];
+    try {
+      const done = await rotateLog({ fs: this.fs, livePath: path, rule, copies, stat, now: this.now, dryRun: this.dryRun, onWarning: (w) => this.warn(w) }, (s) => {
+        const a: RotateAction = { kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons: s.kind === "rotate" ? [...decision.reasons, ...(s.note ? [s.note] : [])] : s.note ? [s.note] : [], status: this.status() };
+        actions.push(a);
+        this.action(a);
+      });
+      task.rotated = true;
+      task.copyPath = done.copyPath;
+      task.copies = done.copies;
+      this.result.rotated.push(path);
+      if (!this.dryRun) this.state.set(path, this.now);
+    } catch (err) {
+      const code = isCofferError(err) && typeof err.data.warning === "string" ? (err.data.warning as RotateWarningCode) : sysCode(err) === "ENOSPC" ? "NO_SPACE" : "FAILED";
+      this.fail(rule, "rotate", path, err, code, decision.reasons);
+      return task;
+    }
+    if (!rule.sharedScripts) await this.hooks(rule, path, task.copyPath);
+    return task;
+  }
+
+  private async maintain(rule: ResolvedRule, task: FileTask): Promise<void> {
+    const dirs = copyDirs(task.path, rule);
+    const copies = task.copyPath === undefined ? task.copies : freshFirst(task.copies, task.copyPath);
+    const steps = planCopies(copies, rule, dirs, this.now);
+    if (this.dryRun) {
+      for (const s of steps) this.action({ kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons: s.reasons, status: "planned" });
+      return;
+    }
+    await maintainCopies(this.fs, rule, steps, (o) => {
+      const reasons = o.note ? [...o.step.reasons, o.note] : o.step.reasons;
+      this.action({ kind: o.step.kind, rule: rule.name, path: o.step.path, ...(o.step.to ? { to: o.step.to } : {}), reasons, status: o.status, ...(o.error ? { error: o.error } : {}) });
+      if (o.status === "failed") this.result.failed++;
+      if (o.warning) this.warn(o.warning);
+    });
+  }
+
+  /** The post-rotate command, then the signal. */
+  private async hooks(rule: ResolvedRule, subject: string, copyPath: string | undefined): Promise<void> {
+    if (rule.postRotate !== undefined) {
+      const reasons = [rule.sharedScripts ? "post-rotate (shared)" : "post-rotate"];
+      if (this.dryRun) this.action({ kind: "script", rule: rule.name, path: subject, reasons, status: "planned" });
+      else {
+        try {
+          const { status, stderr } = await runScript(rule.postRotate, copyPath === undefined ? [subject] : [subject, copyPath], this.signal);
+          if (status === 0) this.action({ kind: "script", rule: rule.name, path: subject, reasons, status: "done" });
+          else this.fail(rule, "script", subject, new Error(`the post-rotate command exited with status ${String(status)}${stderr ? `: ${stderr}` : ""}`), "FAILED", reasons);
+        } catch (err) {
+          this.fail(rule, "script", subject, err, "FAILED", reasons);
+        }
+      }
+    }
+    if (rule.signal !== undefined) {
+      const reasons = [`${rule.signal.signal} to the pid in ${rule.signal.pidFile}`];
+      if (this.dryRun) this.action({ kind: "signal", rule: rule.name, path: subject, reasons, status: "planned" });
+      else {
+        try {
+          const pid = await signalPidFile(this.fs, rule.signal.pidFile, rule.signal.signal);
+          this.action({ kind: "signal", rule: rule.name, path: subject, reasons: [...reasons, `process ${pid}`], status: "done" });
+        } catch (err) {
+          this.fail(rule, "signal", subject, err, "FAILED", reasons);
+        }
+      }
+    }
+  }
+
+  private missing(rule: ResolvedRule, pathOrPattern: string): void {
+    if (rule.missingOk) {
+      this.action({ kind: "skip", rule: rule.name, path: pathOrPattern, reasons: ["missing (missing-ok)"], status: this.status() });
+      return;
+    }
+    const message = `${pathOrPattern} does not exist; nothing to rotate. Set missing-ok on the rule if that is expected.`;
+    this.action({ kind: "skip", rule: rule.name, path: pathOrPattern, reasons: ["missing"], status: "failed", error: message });
+    this.result.failed++;
+    this.warn({ code: "MISSING", path: pathOrPattern, message });
+  }
+
+  private fail(rule: ResolvedRule, kind: RotateAction["kind"], path: string, err: unknown, code: RotateWarningCode, reasons: string[] = []): void {
+    const message = describe(err, path);
+    this.action({ kind, rule: rule.name, path, reasons, status: "failed", error: message });
+    this.result.failed++;
+    this.warn({ code, path, message });
+  }
+
+  private action(a: RotateAction): void {
+    this.result.actions.push(a);
+  }
+
+  private status(): "planned" | "done" {
+    return this.dryRun ? "planned" : "done";
+  }
+}
+
+/** A rotated copy that a glob matched along with its log (`/var/log/app/*`) is not a log itself. */
+function isCopyOfAnother(path: string, all: readonly { path: string }[], rule: ResolvedRule): boolean {
+  const name = basename(path);
+  return all.some((o) => o.path !== path && parseCopyName(basename(o.path), name, rule) !== undefined);
+}
+
+/** The copy just made is the newest, whatever the clock wrote into names and times. */
+function freshFirst(copies: CopyFile[], fresh: string): CopyFile[] {
+  const f = copies.find((c) => c.path === fresh);
+  if (!f) return copies;
+  const top = copies.reduce((m, c) => (c.mtime > m ? c.mtime : m), f.mtime);
+  return [{ ...f, mtime: top, parsed: { ...f.parsed, key: [Number.MAX_SAFE_INTEGER] } }, ...copies.filter((c) => c !== f)];
+}
+
+function latest(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
+}
+
+function describe(err: unknown, path: string): string {
+  if (isCofferError(err)) return err.message;
+  const code = sysCode(err);
+  if (code === "ENOSPC" || code === "EDQUOT") return `No space left while rotating ${path}; the log was left as it was. Free some space and run the rotation again.`;
+  if (code === "EROFS") return `Cannot rotate ${path}: read-only file system; the log was left as it was.`;
+  if (code === "EACCES" || code === "EPERM") return `Cannot rotate ${path}: permission denied; the log was left as it was.`;
+  const msg = err instanceof Error ? err.message : String(err);
+  return `Failed on ${path}: ${msg}`;
+}
+
+/** A dry run must not move a corrupt state file aside. */
+function readOnly(fs: RotateFs): RotateFs {
+  return { ...fs, rename: async () => {} };
+}

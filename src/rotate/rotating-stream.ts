@@ -1,0 +1,349 @@
+import * as fsSync from "node:fs";
+import { basename, join } from "node:path";
+import { Writable } from "node:stream";
+import { systemClock, type Clock } from "../core/clock.js";
+import { CofferError, sysCode } from "../core/errors.js";
+import { copyDirs, findCopies } from "./find-copies.js";
+import { maintainCopies } from "./maintain-copies.js";
+import { nextBoundary } from "./next-boundary.js";
+import { planCopies } from "./plan-copies.js";
+import { COMPRESSED_EXT, datedName } from "./rotated-name.js";
+import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
+import type { RotateWarning, RotateWarningSink } from "./rotate-warning.js";
+import { resolveRule, type ResolvedRule, type RotateDefaults, type RotateRule } from "./rule.js";
+
+export type StreamRule = Omit<RotateRule, "files">;
+
+export interface RotatingStreamOptions {
+  clock?: Clock;
+  /** Write every chunk at once instead of gathering the writes of one tick (slower, nothing buffered). */
+  sync?: boolean;
+  /** Gathered bytes that are written at once; default 64 KiB. */
+  flushBytes?: number;
+  /** Default: `process.emitWarning`. */
+  onWarning?: RotateWarningSink;
+  /** For compressing, archiving and deleting old copies in the background. */
+  fs?: RotateFs;
+  /** Flush on `beforeExit` and `exit` (default true); the handlers go when the stream closes. */
+  exitHandlers?: boolean;
+  /** Mode of a new log file; default 0o644 (an existing file keeps its own). */
+  mode?: number;
+  defaults?: RotateDefaults;
+}
+
+/** Past this many bytes over the limit, a writer that never ends a write with "\n" is rotated mid-line. */
+const LINE_SLACK = 1 << 20;
+const RETRY_MS = 60_000;
+
+/**
+ * A Writable that appends to a log file and rotates it in-process: when the size or the interval
+ * of the rule says so, between two writes and only after a write that ended a line, the file is
+ * renamed to its dated copy name and a new one opened. No line is lost or written twice: writes
+ * are gathered for one tick and written with one writev, a rotation first writes what is
+ * gathered, and the rename and reopen are synchronous, so every byte lands in exactly one file.
+ * Old copies are compressed, archived and deleted in the background, as `rotate` does.
+ *
+ * One stream owns its file: two streams (or processes) rotating the same path would each rename
+ * the other's file. Other threads write through the owner (pino's transport runs it in a worker).
+ */
+export class RotatingStream extends Writable {
+  readonly path: string;
+  readonly rule: ResolvedRule;
+  /** Rotations done by this stream. */
+  rotations = 0;
+  #fd: number;
+  #fileMode: number;
+  #size: number;
+  #endsLine: boolean;
+  #started: number;
+  #boundary = Infinity;
+  #retryAt = 0;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #flushQueued = false;
+  #maintaining: Promise<void> | undefined;
+  #maintainAgain = false;
+  #fresh: string | undefined;
+  readonly #clock: Clock;
+  readonly #sync: boolean;
+  readonly #flushBytes: number;
+  readonly #warn: RotateWarningSink;
+  readonly #fs: RotateFs;
+  readonly #onExit = (): void => this.#exit();
+  readonly #onBeforeExit = (): void => this.#flushQuietly();
+  readonly #exitHandlers: boolean;
+
+  constructor(path: string, rule: StreamRule = {}, opts: RotatingStreamOptions = {}) {
+    super({ decodeStrings: true });
+    this.path = path;
+    this.rule = resolveRule({ ...rule, files: [path] }, 0, opts.defaults);
+    if (this.rule.naming === "numbered") throw new CofferError("INVALID", "The rotating stream names copies by date: numbered names are shifted by renames that would race with its background compression.", { field: "naming" });
+    if (this.rule.mode !== "create") throw new CofferError("INVALID", `The rotating stream renames and reopens its file; mode "${this.rule.mode}" does not apply to it.`, { field: "mode" });
+    if (this.rule.postRotate !== undefined || this.rule.signal !== undefined) throw new CofferError("INVALID", "The rotating stream reopens its own file: postRotate and signal do not apply to it.", { field: "postRotate" });
+    this.#clock = opts.clock ?? systemClock;
+    this.#sync = opts.sync === true;
+    this.#flushBytes = opts.flushBytes ?? 64 * 1024;
+    this.#warn = opts.onWarning ?? ((w: RotateWarning) => process.emitWarning(w.message, { code: `COFFER_${w.code}` }));
+    this.#fs = opts.fs ?? nodeRotateFs;
+    this.#fd = fsSync.openSync(path, "a", opts.mode ?? 0o644);
+    const st = fsSync.fstatSync(this.#fd);
+    this.#fileMode = st.mode & 0o7777;
+    this.#size = st.size;
+    this.#endsLine = st.size === 0 || lastByte(this.#fd, st.size) === 0x0a;
+    const now = this.#clock().getTime();
+    const birth = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
+    this.#started = st.size === 0 ? now : birth;
+    if (this.rule.interval !== undefined) this.#boundary = nextBoundary(this.rule.calendar, this.rule.interval, this.#started);
+    this.#exitHandlers = opts.exitHandlers !== false;
+    if (this.#exitHandlers) {
+      process.on("exit", this.#onExit);
+      process.on("beforeExit", this.#onBeforeExit);
+    }
+    if (this.rule.maintain === "always") this.#maintain();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    try {
+      this.#add(chunk);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    try {
+      for (const c of chunks) this.#add(c.chunk);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    try {
+      this.flushSync();
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    this.idle().then(() => cb(), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#flushQuietly();
+    this.#detach();
+    if (this.#fd >= 0) {
+      try {
+        fsSync.closeSync(this.#fd);
+      } catch {
+        // already closed by the exit handler
+      }
+      this.#fd = -1;
+    }
+    cb(err);
+  }
+
+  /** Writes what is gathered now, synchronously. */
+  flushSync(): void {
+    if (this.#pendingBytes === 0) return;
+    const bufs = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    writevAll(this.#fd, bufs);
+  }
+
+  /** Resolves when the background compression, archiving and deleting is done. */
+  async idle(): Promise<void> {
+    while (this.#maintaining) await this.#maintaining;
+  }
+
+  /** Rotates now (at the next line boundary if the file ends mid-line), e.g. on SIGHUP. */
+  rotateNow(): void {
+    this.flushSync();
+    if (this.#size > 0) this.#rotate(this.#clock().getTime());
+  }
+
+  #add(buf: Buffer): void {
+    const len = buf.length;
+    if (len === 0) return;
+    if (this.#size > 0) this.#maybeRotate(len);
+    this.#pending.push(buf);
+    this.#pendingBytes += len;
+    this.#size += len;
+    this.#endsLine = buf[len - 1] === 0x0a;
+    if (this.#sync || this.#pendingBytes >= this.#flushBytes || this.#pending.length >= 1000) this.flushSync();
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      setImmediate(() => {
+        this.#flushQueued = false;
+        try {
+          this.flushSync();
+        } catch (err) {
+          this.destroy(err as Error);
+        }
+      });
+    }
+  }
+
+  #maybeRotate(len: number): void {
+    const r = this.rule;
+    const limit = r.size ?? r.maxSize;
+    let due = limit !== undefined && this.#size + len > limit;
+    let now = 0;
+    if (!due && this.#boundary !== Infinity) {
+      now = this.#clock().getTime();
+      if (now >= this.#boundary) {
+        due = this.#guardsPass(now);
+        if (!due) this.#boundary = nextBoundary(r.calendar, r.interval ?? "daily", now);
+      }
+    }
+    if (!due) return;
+    // Keep lines whole: wait for a write that ends one, unless the writer never does.
+    if (!this.#endsLine && this.#size < (limit ?? 0) + LINE_SLACK) return;
+    now ||= this.#clock().getTime();
+    if (now < this.#retryAt) return;
+    this.#rotate(now);
+  }
+
+  #guardsPass(now: number): boolean {
+    const r = this.rule;
+    if (r.minSize !== undefined && this.#size < r.minSize) return false;
+    if (r.minAge !== undefined && this.#started > r.calendar.subtract(new Date(now), r.minAge).getTime()) return false;
+    return true;
+  }
+
+  #rotate(now: number): void {
+    this.flushSync();
+    const r = this.rule;
+    const dirs = copyDirs(this.path, r);
+    const dir = r.keep > 0 ? dirs.backups : (dirs.archive ?? dirs.backups);
+    const live = basename(this.path);
+    let target: string;
+    try {
+      fsSync.mkdirSync(dir, { recursive: true });
+      const taken = new Set<string>();
+      for (const d of new Set([dirs.backups, dirs.archive ?? dirs.backups])) for (const n of readdirOrEmpty(d)) taken.add(n);
+      let counter = 0;
+      let name = datedName(live, r, new Date(now), 0);
+      while ([name, ...Object.values(COMPRESSED_EXT).map((e) => name + e)].some((n) => taken.has(n))) name = datedName(live, r, new Date(now), ++counter);
+      target = join(dir, name);
+      try {
+        fsSync.renameSync(this.path, target);
+        const fd = fsSync.openSync(this.path, "a", this.#fileMode);
+        fsSync.closeSync(this.#fd);
+        this.#fd = fd;
+        fsSync.fchmodSync(fd, this.#fileMode);
+      } catch (err) {
+        if (sysCode(err) !== "EXDEV") throw err;
+        // Another file system: copy, then empty our own file (every byte of it is ours and written).
+        fsSync.copyFileSync(this.path, target, fsSync.constants.COPYFILE_EXCL);
+        fsSync.ftruncateSync(this.#fd, 0);
+      }
+    } catch (err) {
+      this.#retryAt = now + RETRY_MS;
+      this.#warn({ code: sysCode(err) === "ENOSPC" ? "NO_SPACE" : "FAILED", path: this.path, message: `Cannot rotate ${this.path} (${sysCode(err) ?? String(err)}); writing on to it and trying again in a minute.` });
+      return;
+    }
+    this.#size = 0;
+    this.#endsLine = true;
+    this.#started = now;
+    if (r.interval !== undefined) this.#boundary = nextBoundary(r.calendar, r.interval, now);
+    this.rotations++;
+    this.#fresh = target;
+    this.emit("rotate", target);
+    this.#maintain();
+  }
+
+  #maintain(): void {
+    if (this.#maintaining) {
+      this.#maintainAgain = true;
+      return;
+    }
+    this.#maintaining = (async () => {
+      do {
+        this.#maintainAgain = false;
+        try {
+          await this.#maintainOnce();
+        } catch (err) {
+          this.#warn({ code: "FAILED", path: this.path, message: `Maintaining the copies of ${this.path} failed: ${(err as Error).message}` });
+        }
+      } while (this.#maintainAgain);
+    })().finally(() => (this.#maintaining = undefined));
+  }
+
+  async #maintainOnce(): Promise<void> {
+    const dirs = copyDirs(this.path, this.rule);
+    const copies = await findCopies(this.#fs, this.path, this.rule, dirs);
+    const fresh = this.#fresh;
+    const ordered = fresh === undefined ? copies : [...copies.filter((c) => c.path === fresh).map((c) => ({ ...c, parsed: { ...c.parsed, key: [Number.MAX_SAFE_INTEGER] } })), ...copies.filter((c) => c.path !== fresh)];
+    const steps = planCopies(ordered, this.rule, dirs, this.#clock());
+    await maintainCopies(this.#fs, this.rule, steps, (o) => {
+      if (o.warning) this.#warn(o.warning);
+    });
+  }
+
+  #flushQuietly(): void {
+    if (this.#fd < 0) return;
+    try {
+      this.flushSync();
+    } catch {
+      // nothing more can be done at exit
+    }
+  }
+
+  #exit(): void {
+    this.#flushQuietly();
+    if (this.#fd >= 0) {
+      try {
+        fsSync.closeSync(this.#fd);
+      } catch {
+        // closed already
+      }
+      this.#fd = -1;
+    }
+  }
+
+  #detach(): void {
+    if (!this.#exitHandlers) return;
+    process.off("exit", this.#onExit);
+    process.off("beforeExit", this.#onBeforeExit);
+  }
+}
+
+/** A Writable appending to `path` that rotates it by `rule` (defaults: `ROTATE_DEFAULTS`). */
+export function createRotatingStream(path: string, rule: StreamRule = {}, opts: RotatingStreamOptions = {}): RotatingStream {
+  return new RotatingStream(path, rule, opts);
+}
+
+function writevAll(fd: number, bufs: Buffer[]): void {
+  let list = bufs;
+  while (list.length > 0) {
+    const total = list.reduce((n, b) => n + b.length, 0);
+    let written = fsSync.writevSync(fd, list);
+    if (written === total) return;
+    const rest: Buffer[] = [];
+    for (const b of list) {
+      if (written >= b.length) written -= b.length;
+      else {
+        rest.push(b.subarray(written));
+        written = 0;
+      }
+    }
+    list = rest;
+  }
+}
+
+function lastByte(fd: number, size: number): number {
+  const b = Buffer.alloc(1);
+  fsSync.readSync(fd, b, 0, 1, size - 1);
+  return b[0] as number;
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return fsSync.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
