@@ -1,6 +1,7 @@
 import type { BlobEntry, BlobType } from "./blob.js";
 import { buildIndexFile } from "./index-file.js";
-import { PackBuilder } from "./pack.js";
+import { LocalFileWriter } from "../backend/local-file-writer.js";
+import { PackBuilder, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -12,6 +13,8 @@ import type { Repository } from "./repository.js";
  */
 export class PackSaver {
   #builders = new Map<BlobType, PackBuilder>();
+  /** Local repositories: packs written straight to their files, not held in memory. */
+  #streams = new Map<BlobType, { file: LocalFileWriter; pack: PackStreamWriter }>();
   #unindexed = new Map<string, BlobEntry[]>();
   #uploads = new Set<Promise<void>>();
   /** Blobs claimed for packing whose pack is not finished yet (hex ids). */
@@ -31,11 +34,32 @@ export class PackSaver {
     const id = this.repo.blobId(plain);
     if (!this.claim(id)) return id;
     const enc = this.repo.encodeBlob(plain);
+    const root = this.repo.backend.localRoot?.();
+    if (root) {
+      let st = this.#streams.get(type);
+      if (!st) {
+        const file = new LocalFileWriter(root, "data");
+        st = { file, pack: new PackStreamWriter((b) => file.write(b)) };
+        this.#streams.set(type, st);
+      }
+      st.pack.add(type, id, enc.stored, enc.rawLength, enc.compressed);
+      if (st.pack.size >= this.repo.config.pack_size) await this.#finishStream(type);
+      return id;
+    }
     let b = this.#builders.get(type);
     if (!b) this.#builders.set(type, (b = new PackBuilder()));
     b.add(type, id, enc.stored, enc.rawLength, enc.compressed);
     if (b.size >= this.repo.config.pack_size) await this.#finish(b);
     return id;
+  }
+
+  async #finishStream(type: BlobType): Promise<void> {
+    const st = this.#streams.get(type);
+    if (!st) return;
+    this.#streams.delete(type);
+    const p = st.pack.finish(this.repo.crypter);
+    st.file.commit(p.id);
+    await this.recordSavedPack(p.id, p.size, p.entries);
   }
 
   async #finish(b: PackBuilder): Promise<void> {
@@ -108,6 +132,7 @@ export class PackSaver {
 
   /** Finishes open packs, waits for every upload, and writes the index. */
   async flush(): Promise<void> {
+    for (const type of [...this.#streams.keys()]) await this.#finishStream(type);
     for (const b of this.#builders.values()) await this.#finish(b);
     while (this.#uploads.size > 0) await Promise.race(this.#uploads);
     this.#throwIfFailed();
@@ -116,6 +141,8 @@ export class PackSaver {
 
   /** Waits for uploads in flight without writing anything more (after a failure). */
   async abandon(): Promise<void> {
+    for (const st of this.#streams.values()) st.file.abort();
+    this.#streams.clear();
     while (this.#uploads.size > 0) await Promise.race(this.#uploads);
   }
 }

@@ -78,6 +78,46 @@ export class PackBuilder {
   }
 }
 
+/**
+ * Builds one pack straight into a sink (a file being written), hashing as it goes, so a pack
+ * never has to be held in memory. Same layout as PackBuilder.
+ */
+export class PackStreamWriter {
+  readonly entries: BlobEntry[] = [];
+  #hash = createHash("sha256");
+  #size = 0;
+
+  constructor(private readonly sink: (b: Uint8Array) => void) {}
+
+  get size(): number {
+    return this.#size;
+  }
+  get count(): number {
+    return this.entries.length;
+  }
+
+  add(type: BlobType, id: Buffer, stored: Buffer, rawLength: number, compressed: boolean): void {
+    this.entries.push({ type, id, offset: this.#size, length: stored.length, rawLength, compressed });
+    this.#write(stored);
+  }
+
+  #write(b: Uint8Array): void {
+    this.sink(b);
+    this.#hash.update(b);
+    this.#size += b.length;
+  }
+
+  /** Writes the header and returns the pack's id; the writer is spent afterwards. */
+  finish(crypter: Crypter): { id: string; entries: BlobEntry[]; size: number } {
+    const header = crypter.seal(encodeHeader(this.entries));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(header.length);
+    this.#write(header);
+    this.#write(len);
+    return { id: this.#hash.digest("hex"), entries: this.entries, size: this.#size };
+  }
+}
+
 /** Reads the header from a pack's tail (the last `tail` bytes, or the whole pack). */
 export function parsePackTail(tail: Buffer, packSize: number, crypter: Crypter, packId: string): { entries: BlobEntry[]; headerLength: number } {
   const what = `pack ${packId.slice(0, 8)}`;

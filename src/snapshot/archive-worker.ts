@@ -2,13 +2,13 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
-import { LocalBackend } from "../backend/local.js";
+import { LocalFileWriter } from "../backend/local-file-writer.js";
 import { FastCdc } from "../chunker/fastcdc.js";
 import { isCofferError } from "../core/errors.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId } from "../repository/blob.js";
 import { compressIfSmaller } from "../repository/compression.js";
-import { encodeHeader, PackBuilder } from "../repository/pack.js";
+import { encodeHeader, PackBuilder, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
 
 /**
@@ -21,10 +21,9 @@ const crypter = crypterFromKey(init.key);
 const idKey = Buffer.from(init.idKey);
 const cdc = new FastCdc({ ...init.chunker, seed: BigInt(`0x${init.chunker.seed}`) });
 const pack = new PackBuilder();
-const local = init.localRoot ? new LocalBackend(init.localRoot) : undefined;
-/** The pack this worker is saving (local repositories): at most one in flight. */
-let saving: Promise<void> | undefined;
-const SEGMENT = 16 * 1024 * 1024;
+/** Local repositories: the pack being written straight to its file (see LocalFileWriter). */
+let stream: { file: LocalFileWriter; pack: PackStreamWriter } | undefined;
+const SEGMENT = 8 * 1024 * 1024;
 const READ_BUF = Math.max(init.chunker.max * 2, 16 * 1024 * 1024);
 const zeroIds = new Map<number, Buffer>();
 
@@ -103,7 +102,6 @@ async function handle(m: ToWorker): Promise<void> {
   }
   else if (m.t === "flush") {
     await finishPack();
-    if (saving) await saving;
     send({ t: "flushed" });
   }
 }
@@ -257,30 +255,41 @@ function compressBlob(data: Buffer): Buffer | undefined {
 async function addToPack(p: Pending): Promise<void> {
   const c = compressBlob(p.data);
   const stored = crypter.seal(c ?? p.data);
+  if (init.localRoot) {
+    if (!stream) {
+      const file = new LocalFileWriter(init.localRoot, "data");
+      stream = { file, pack: new PackStreamWriter((b) => file.write(b)) };
+    }
+    stream.pack.add("data", p.id, stored, p.data.length, c !== undefined);
+    if (stream.pack.size >= init.packSize) await finishPack();
+    return;
+  }
   pack.add("data", p.id, stored, p.data.length, c !== undefined);
   if (pack.size >= init.packSize) await finishPack();
 }
 
 async function finishPack(): Promise<void> {
+  if (stream) {
+    // Local repository: the pack is already in its temp file; make it durable under its name
+    // (fsync, rename, fsync the directory), then tell the main thread, which indexes it.
+    const s = stream;
+    stream = undefined;
+    const p = s.pack.finish(crypter);
+    s.file.commit(p.id);
+    const header = new Uint8Array(encodeHeader(p.entries));
+    send({ t: "packSaved", id: p.id, size: p.size, header }, [header.buffer as ArrayBuffer]);
+    collectIfDue(p.size);
+    return;
+  }
   if (pack.count === 0) return;
   const p = pack.finish(crypter);
   const header = new Uint8Array(encodeHeader(p.entries));
-  if (local) {
-    // Save it here (temp file, fsync, rename, fsync the directory) while the next pack is
-    // built; the main thread indexes it only after it is durable.
-    if (saving) await saving;
-    const size = p.bytes.length;
-    saving = local.save({ type: "data", name: p.id }, p.bytes).then(() => send({ t: "packSaved", id: p.id, size, header }, [header.buffer as ArrayBuffer]));
-    // A failed save is fatal for the backup; the main thread hears of it at once.
-    saving.catch((err: unknown) => send(fatal(err)));
-  } else {
-    const bytes = p.bytes;
-    // Transfer without copying when the Buffer owns its whole ArrayBuffer.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const out = own ? bytes : Buffer.from(bytes);
-    send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
-    await reply("packAck");
-  }
+  const bytes = p.bytes;
+  // Transfer without copying when the Buffer owns its whole ArrayBuffer.
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const out = own ? bytes : Buffer.from(bytes);
+  send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
+  await reply("packAck");
   bytesSinceCollect = 0;
   collect();
 }
