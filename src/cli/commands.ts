@@ -27,6 +27,7 @@ import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
 import { repairCommand } from "./commands/repair.js";
 import { restoreCommand } from "./commands/restore.js";
+import { rotateCommand } from "./commands/rotate.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
 import { unlockCommand } from "./commands/unlock.js";
@@ -47,5 +48,6 @@ export const commands: readonly CommandSpec<any>[] = [
   catCommand,
   keyCommand,
   unlockCommand,
+  rotateCommand,
   versionCommand,
 ];

@@ -29,7 +29,7 @@ export async function loadRules(file: string): Promise<RotateRule[]> {
 }
 
 const KEYS = new Set([
-  "name", "files", "size", "interval", "timeZone", "maxSize", "minSize", "minAge", "minAgeFrom", "naming", "dateFormat", "dateYesterday",
+  "name", "files", "size", "interval", "timeZone", "maxSize", "minSize", "minAge", "minAgeFrom", "naming", "dateFormat", "nameDate",
   "backupsDir", "keep", "archiveDir", "compress", "compressLevel", "compressAfter", "delayCompress", "archiveMaxAge", "archiveKeep", "mode",
   "createMode", "createOwner", "createGroup", "missingOk", "ifEmpty", "notIfEmpty", "postRotate", "sharedScripts", "signal", "maintain",
 ]);

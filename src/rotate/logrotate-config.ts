@@ -119,7 +119,7 @@ export function parseLogrotateConfig(text: string, file = "logrotate.conf"): Log
   let pending: string[] = [];
   let blockLine = 0;
   const warn = (line: number, directive: string, why: string): void => {
-    warnings.push({ code: "UNSUPPORTED_DIRECTIVE", path: file, message: `${name}:${line}: "${directive}" is not supported (${why}); it is ignored.` });
+    warnings.push({ code: "UNSUPPORTED_DIRECTIVE", path: file, message: `${file}:${line}: "${directive}" is not supported (${why}); it is ignored.` });
   };
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -296,7 +296,7 @@ function toRule(files: string[], s: Settings, where: string): RotateRule {
     minAgeFrom: "modified",
     naming: s.dateExt ? "date" : "numbered",
     dateFormat: s.dateFormat ?? (s.interval === "hourly" && s.size === undefined ? "-%Y%m%d%H" : "-%Y%m%d"),
-    dateYesterday: s.dateYesterday,
+    nameDate: s.dateYesterday ? "yesterday" : "rotation",
     backupsDir: s.oldDir ?? ".",
     keep: 0,
     archiveDir: s.oldDir ?? ".",

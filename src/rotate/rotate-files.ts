@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { basename } from "node:path";
+import { basename, dirname } from "node:path";
 import { systemClock, type Clock } from "../core/clock.js";
 import { isCofferError, sysCode } from "../core/errors.js";
 import { silentProgress, type Progress } from "../core/progress.js";
@@ -65,6 +65,7 @@ export async function rotate(rules: readonly RotateRule[], opts: RotateOptions =
     result.warnings.push(w);
     opts.onWarning?.(w);
   };
+  if (opts.stateFile !== undefined && !dryRun) await fs.mkdir(dirname(opts.stateFile), { recursive: true });
   const release = opts.stateFile !== undefined && !dryRun ? await acquireLock(fs, `${opts.stateFile}.lock`, { timeoutMs: opts.lockTimeoutMs ?? 10_000, onWarning: warn, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
   const progress = opts.progress ?? silentProgress;
   try {
@@ -149,7 +150,8 @@ class Run {
     const birth = stat.birthtimeMs > 0 && stat.birthtimeMs <= this.now.getTime() + 60_000 ? stat.birthtime : undefined;
     const newestCopy = copies.reduce<Date | undefined>((m, c) => (m === undefined || c.mtime > m ? c.mtime : m), undefined);
     const lastRotation = recorded ?? (newestCopy !== undefined ? latest(newestCopy, birth) : undefined);
-    const decision = checkDue(rule, { size: stat.size, mtime: stat.mtime, created: latest(birth, lastRotation), lastRotation, now: this.now, force: this.force });
+    const created = latest(birth, lastRotation);
+    const decision = checkDue(rule, { size: stat.size, mtime: stat.mtime, created, lastRotation, now: this.now, force: this.force });
     for (const w of decision.warnings) this.warn({ ...w, path });
     const task: FileTask = { path, stat, copies, rotated: false };
     if (!decision.due) {
@@ -159,7 +161,7 @@ class Run {
     }
     const actions: RotateAction[] = [];
     try {
-      const done = await rotateLog({ fs: this.fs, livePath: path, rule, copies, stat, now: this.now, dryRun: this.dryRun, onWarning: (w) => this.warn(w) }, (s) => {
+      const done = await rotateLog({ fs: this.fs, livePath: path, rule, copies, stat, started: created && created > this.now ? this.now : created, now: this.now, dryRun: this.dryRun, onWarning: (w) => this.warn(w) }, (s) => {
         const a: RotateAction = { kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons: s.kind === "rotate" ? [...decision.reasons, ...(s.note ? [s.note] : [])] : s.note ? [s.note] : [], status: this.status() };
         actions.push(a);
         this.action(a);

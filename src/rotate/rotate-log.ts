@@ -16,6 +16,8 @@ export interface RotateLogInput {
   copies: readonly CopyFile[];
   /** The file as examined when it was found due; a different file at the path is not rotated. */
   stat: Stats;
+  /** When the file began (creation or last rotation), for names dated by their start. */
+  started: Date | undefined;
   now: Date;
   dryRun: boolean;
   onWarning: RotateWarningSink;
@@ -54,7 +56,8 @@ export async function rotateLog(input: RotateLogInput, record: (s: RotateStep) =
   const taken = await namesIn(fs, dirs, input.copies, copies);
   let counter = 0;
   for (;;) {
-    const name = rule.naming === "numbered" ? numberedName(liveName, 1) : datedName(liveName, rule, now, counter);
+    const when = { now, started: input.started };
+    const name = rule.naming === "numbered" ? numberedName(liveName, 1) : datedName(liveName, rule, when, counter);
     const target = join(dir, name);
     const busy = taken.has(name) || Object.values(COMPRESSED_EXT).some((ext) => taken.has(name + ext));
     if (busy && rule.naming === "numbered") {
@@ -70,7 +73,7 @@ export async function rotateLog(input: RotateLogInput, record: (s: RotateStep) =
       counter++;
       continue;
     }
-    const note = counter > 0 ? `${datedName(liveName, rule, now, 0)} exists, counter ${counter}` : undefined;
+    const note = counter > 0 ? `${datedName(liveName, rule, when, 0)} exists, counter ${counter}` : undefined;
     if (rule.mode === "copytruncate") {
       record({ kind: "rotate", path: livePath, to: target, note: note ?? "copied" });
       record({ kind: "truncate", path: livePath });

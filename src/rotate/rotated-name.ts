@@ -49,9 +49,12 @@ function copyPattern(liveName: string, rule: Naming): RegExp {
   return re;
 }
 
-/** `app.log.2026-11-20`, then `app.log.2026-11-20.1`, `.2`, … for `counter` 0, 1, 2. */
-export function datedName(liveName: string, rule: Pick<ResolvedRule, "date" | "dateYesterday">, now: Date, counter: number): string {
-  const t = rule.dateYesterday ? new Date(now.getTime() - 86_400_000) : now;
+/**
+ * `app.log.2026-11-20`, then `app.log.2026-11-20.1`, `.2`, … for `counter` 0, 1, 2. The date is
+ * the rotation's (`now`), the day before it, or when the file began (`started`, else `now`).
+ */
+export function datedName(liveName: string, rule: Pick<ResolvedRule, "date" | "nameDate">, when: { now: Date; started?: Date | undefined }, counter: number): string {
+  const t = rule.nameDate === "yesterday" ? new Date(when.now.getTime() - 86_400_000) : rule.nameDate === "start" ? (when.started ?? when.now) : when.now;
   return `${liveName}${rule.date.format(t)}${counter > 0 ? `.${counter}` : ""}`;
 }
 

@@ -89,10 +89,11 @@ export class RotatingStream extends Writable {
     const st = fsSync.fstatSync(this.#fd);
     this.#fileMode = st.mode & 0o7777;
     this.#size = st.size;
-    this.#endsLine = st.size === 0 || lastByte(this.#fd, st.size) === 0x0a;
+    this.#endsLine = st.size === 0 || lastByte(path, st.size) === 0x0a;
     const now = this.#clock().getTime();
-    const birth = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
-    this.#started = st.size === 0 ? now : birth;
+    // The first line is no later than the creation or the last change, nor than now.
+    const birth = st.birthtimeMs > 0 ? Math.min(st.birthtimeMs, st.mtimeMs) : st.mtimeMs;
+    this.#started = st.size === 0 ? now : Math.min(birth, now);
     if (this.rule.interval !== undefined) this.#boundary = nextBoundary(this.rule.calendar, this.rule.interval, this.#started);
     this.#exitHandlers = opts.exitHandlers !== false;
     if (this.#exitHandlers) {
@@ -164,10 +165,35 @@ export class RotatingStream extends Writable {
     if (this.#size > 0) this.#rotate(this.#clock().getTime());
   }
 
-  #add(buf: Buffer): void {
+  #add(chunk: Buffer): void {
+    let rest = chunk;
+    while (rest.length > 0) {
+      const part = this.#nextPart(rest);
+      if (this.#size > 0) this.#maybeRotate(part.length);
+      this.#append(part);
+      rest = rest.subarray(part.length);
+    }
+  }
+
+  /**
+   * What of `buf` goes into the current file: all of it, or — when it would pass the size
+   * limit and holds several lines (pino's worker hands over batches) — the whole lines that
+   * fit, else its first line, so that the next one can start a new file.
+   */
+  #nextPart(buf: Buffer): Buffer {
+    const limit = this.rule.size ?? this.rule.maxSize;
+    if (limit === undefined || this.#size + buf.length <= limit) return buf;
+    const room = limit - this.#size;
+    if (room > 0) {
+      const nl = buf.lastIndexOf(0x0a, room - 1);
+      if (nl >= 0) return buf.subarray(0, nl + 1);
+    }
+    const first = buf.indexOf(0x0a);
+    return first < 0 || first === buf.length - 1 ? buf : buf.subarray(0, first + 1);
+  }
+
+  #append(buf: Buffer): void {
     const len = buf.length;
-    if (len === 0) return;
-    if (this.#size > 0) this.#maybeRotate(len);
     this.#pending.push(buf);
     this.#pendingBytes += len;
     this.#size += len;
@@ -225,8 +251,9 @@ export class RotatingStream extends Writable {
       const taken = new Set<string>();
       for (const d of new Set([dirs.backups, dirs.archive ?? dirs.backups])) for (const n of readdirOrEmpty(d)) taken.add(n);
       let counter = 0;
-      let name = datedName(live, r, new Date(now), 0);
-      while ([name, ...Object.values(COMPRESSED_EXT).map((e) => name + e)].some((n) => taken.has(n))) name = datedName(live, r, new Date(now), ++counter);
+      const when = { now: new Date(now), started: new Date(this.#started) };
+      let name = datedName(live, r, when, 0);
+      while ([name, ...Object.values(COMPRESSED_EXT).map((e) => name + e)].some((n) => taken.has(n))) name = datedName(live, r, when, ++counter);
       target = join(dir, name);
       try {
         fsSync.renameSync(this.path, target);
@@ -334,9 +361,14 @@ function writevAll(fd: number, bufs: Buffer[]): void {
   }
 }
 
-function lastByte(fd: number, size: number): number {
+function lastByte(path: string, size: number): number {
   const b = Buffer.alloc(1);
-  fsSync.readSync(fd, b, 0, 1, size - 1);
+  const fd = fsSync.openSync(path, "r");
+  try {
+    fsSync.readSync(fd, b, 0, 1, size - 1);
+  } finally {
+    fsSync.closeSync(fd);
+  }
   return b[0] as number;
 }
 

@@ -41,8 +41,8 @@ export interface RotateRule {
   naming?: "date" | "numbered";
   /** strftime form of the date suffix, e.g. `.%Y-%m-%d` or logrotate's `-%Y%m%d`. */
   dateFormat?: string;
-  /** Name the copy after the day before the rotation (logrotate's dateyesterday). */
-  dateYesterday?: boolean;
+  /** The time in a copy's name: `start`, when the file began (its first lines: yesterday's date for a midnight rotation); `rotation`, when it was rotated (logrotate's dateext); `yesterday`, the day before the rotation (logrotate's dateyesterday). */
+  nameDate?: "start" | "rotation" | "yesterday";
   backupsDir?: string;
   /** How many of the newest copies stay in `backupsDir` (0: straight to the archive). */
   keep?: number;
@@ -89,7 +89,7 @@ export const ROTATE_DEFAULTS: Readonly<RotateDefaults> = Object.freeze({
   minAgeFrom: "created",
   naming: "date",
   dateFormat: ".%Y-%m-%d",
-  dateYesterday: false,
+  nameDate: "start",
   backupsDir: "backups",
   keep: 7,
   archiveDir: "archive",
@@ -119,7 +119,7 @@ export interface ResolvedRule {
   minAgeFrom: "created" | "modified";
   naming: "date" | "numbered";
   date: DateFormat;
-  dateYesterday: boolean;
+  nameDate: "start" | "rotation" | "yesterday";
   backupsDir: string;
   keep: number;
   archiveDir: string | undefined;
@@ -200,7 +200,7 @@ export function resolveRule(rule: RotateRule, index = 0, defaults: RotateDefault
     minAgeFrom: oneOf("minAgeFrom", r.minAgeFrom ?? "created", ["created", "modified"] as const),
     naming,
     date: dateFormat(r.dateFormat ?? ".%Y-%m-%d", timeZone),
-    dateYesterday: r.dateYesterday === true,
+    nameDate: oneOf("nameDate", r.nameDate ?? "rotation", ["start", "rotation", "yesterday"] as const),
     backupsDir: r.backupsDir ?? ".",
     keep: count("keep", r.keep ?? 0),
     archiveDir: r.archiveDir ?? undefined,

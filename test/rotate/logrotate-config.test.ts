@@ -77,7 +77,7 @@ test("every directive that is not applied is named in a warning, with its line",
   assert.ok(warnings.every((w) => w.code === "UNSUPPORTED_DIRECTIVE"));
   assert.deepEqual(
     warnings.map((w) => w.message.replace(/ \(.*\); it is ignored\.$/, "")),
-    ["weekly 0", "su root adm", "include /etc/logrotate.d", "prerotate", "mail ops@example.com", "frobnicate yes"].map((d) => `logrotate.conf:${lineOf(d)}: "${d}" is not supported`),
+    ["weekly 0", "su root adm", "include /etc/logrotate.d", "prerotate", "mail ops@example.com", "frobnicate yes"].map((d) => `/etc/logrotate.conf:${lineOf(d)}: "${d}" is not supported`),
   );
 });
 

@@ -99,7 +99,7 @@ test("a name that exists gets the next counter; nothing is overwritten, in backu
     await writeFileAt(log, "new content\n");
     await writeFileAt(join(dir, "backups", "app.log.2026-05-05"), "first of the day\n");
     await writeFileAt(join(dir, "archive", "app.log.2026-05-05.1.gz"), "not really gzip, but taken\n");
-    const res = await rotate([{ files: [log], timeZone: "UTC", compress: "none" }], { now, force: true });
+    const res = await rotate([{ files: [log], timeZone: "UTC", compress: "none", nameDate: "rotation" }], { now, force: true });
     assert.equal(res.actions[0]?.to, join(dir, "backups", "app.log.2026-05-05.2"));
     assert.match(res.actions[0]?.reasons.join() ?? "", /app\.log\.2026-05-05 exists, counter 2/);
     assert.equal(await readFile(join(dir, "backups", "app.log.2026-05-05"), "utf8"), "first of the day\n");

@@ -59,9 +59,12 @@ test("date formats write and read back in a time zone, sortable whatever the fie
 test("rotated names: dated with a counter on collision, numbered; both compression endings are read", () => {
   const dated = resolveRule({ files: ["/l/app.log"], timeZone: "UTC" });
   const now = new Date("2026-11-20T10:00:00Z");
-  assert.equal(datedName("app.log", dated, now, 0), "app.log.2026-11-20");
-  assert.equal(datedName("app.log", dated, now, 2), "app.log.2026-11-20.2");
-  assert.equal(datedName("app.log", { ...dated, dateYesterday: true }, now, 0), "app.log.2026-11-19");
+  const started = new Date("2026-11-18T23:00:00Z");
+  assert.equal(dated.nameDate, "start");
+  assert.equal(datedName("app.log", dated, { now, started }, 0), "app.log.2026-11-18");
+  assert.equal(datedName("app.log", dated, { now }, 2), "app.log.2026-11-20.2");
+  assert.equal(datedName("app.log", { ...dated, nameDate: "rotation" }, { now, started }, 0), "app.log.2026-11-20");
+  assert.equal(datedName("app.log", { ...dated, nameDate: "yesterday" }, { now, started }, 0), "app.log.2026-11-19");
   const a = parseCopyName("app.log", "app.log.2026-11-20.2.gz", dated);
   const b = parseCopyName("app.log", "app.log.2026-11-20", dated);
   assert.deepEqual([a?.compressed, a?.stem], ["gzip", "app.log.2026-11-20.2"]);
