@@ -31,14 +31,14 @@ const zeroIds = new Map<number, Buffer>();
  * Backups churn through large buffers (file contents, packs) that V8 frees only when it
  * collects, long after they are dead: peak memory was several times the live data. A small
  * worker heap makes a full collection cost a few milliseconds, so one runs after each pack
- * and after every 32 MiB of small files read.
+ * and after every 16 MiB read.
  */
 v8.setFlagsFromString("--expose-gc");
 const collect = vm.runInNewContext("gc") as () => void;
 let bytesSinceCollect = 0;
 function collectIfDue(bytes: number): void {
   bytesSinceCollect += bytes;
-  if (bytesSinceCollect >= 32 * 1024 * 1024) {
+  if (bytesSinceCollect >= 16 * 1024 * 1024) {
     bytesSinceCollect = 0;
     collect();
   }
@@ -124,6 +124,7 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
     for (let i = 0; i < pending.length; i++) {
       if (want[i]) await addToPack(pending[i] as Pending);
     }
+    collectIfDue(pendingBytes);
     pending = [];
     pendingBytes = 0;
   };
@@ -159,7 +160,6 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
     all.set(o.ids, at);
     at += o.ids.length;
   }
-  collectIfDue(outcomes.reduce((a, o) => a + o.bytesRead, 0));
   send(
     { t: "done", job, ids: all, idCounts: outcomes.map((o) => o.ids.length / 32), files: outcomes.map(({ ids: _ids, ...rest }) => rest) },
     [all.buffer as ArrayBuffer],
