@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { checkRepo, digestTree, makeTree, repoNames, restoredDigest, type Sandbox, sandbox, sleep, snapshots } from "./fault-helpers.js";
+import { checkRepo, digestTree, makeTree, repoNames, repoTempFiles, restoredDigest, type Sandbox, sandbox, sleep, snapshots } from "./fault-helpers.js";
 
 /**
  * SIGINT during a backup: exit 130, no snapshot is saved (a script must not take an
@@ -59,6 +59,7 @@ describe("SIGINT during a backup", { timeout: 240_000 }, () => {
         "no snapshot is saved by an interrupted backup",
       );
       assert.deepEqual(repoNames(sb.repo, "locks"), [], "the interrupted backup removed its lock");
+      assert.deepEqual(repoTempFiles(sb.repo), [], "the interrupted backup removed its temp files (packs being written)");
 
       const c = await checkRepo(sb);
       assert.equal(c.code, 0, c.text);
