@@ -34,5 +34,9 @@ export { diffTrees, type TreeChange, type DiffTotals } from "./snapshot/diff.js"
 export { dump, dumpTar } from "./snapshot/dump.js";
 export { TarWriter, streamSink, type TarEntry } from "./snapshot/tar-writer.js";
 export { forget, snapshotProtections } from "./ops/forget.js";
+export { prune, type PruneOptions, type PruneResult, type MaxUnused } from "./ops/prune.js";
+export { rewriteSnapshot, rewriteSnapshots, changeTags, annotate, parseRetentionOverride, type SnapshotChange, type RewriteResult, type TagChange, type Annotation } from "./ops/rewrite-snapshot.js";
+export { projectExpiry, type Expiry, type ExpiryOptions } from "./ops/expiry.js";
+export { currentSnapshots, loadAllSnapshots } from "./snapshot/snapshot-store.js";
 export { applyPolicy, parseDuration, checkPolicy, type Policy, type RetentionItem, type Decision, type PolicyResult } from "./retention/index.js";
 export { restore, type RestoreOptions, type RestoreResult } from "./snapshot/restorer.js";

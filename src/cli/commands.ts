@@ -16,6 +16,7 @@
  *    -q/--quiet, -v/--verbose, --debug, --no-progress) as command options.
  */
 import type { CommandSpec } from "./command.js";
+import { annotateCommand } from "./commands/annotate.js";
 import { backupCommand } from "./commands/backup.js";
 import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
@@ -25,11 +26,13 @@ import { forgetCommand } from "./commands/forget.js";
 import { initCommand } from "./commands/init.js";
 import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
+import { pruneCommand } from "./commands/prune.js";
 import { repairCommand } from "./commands/repair.js";
 import { restoreCommand } from "./commands/restore.js";
 import { rotateCommand } from "./commands/rotate.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
+import { tagCommand } from "./commands/tag.js";
 import { unlockCommand } from "./commands/unlock.js";
 import { versionCommand } from "./commands/version.js";
 
@@ -39,6 +42,9 @@ export const commands: readonly CommandSpec<any>[] = [
   snapshotsCommand,
   restoreCommand,
   forgetCommand,
+  pruneCommand,
+  tagCommand,
+  annotateCommand,
   checkCommand,
   repairCommand,
   lsCommand,

@@ -5,7 +5,7 @@ import { mapLimit } from "../repository/map-limit.js";
 import type { Repository } from "../repository/repository.js";
 import { applyPolicy, CalendarBuckets, checkPolicy, type Decision, isEmptyPolicy, type Policy, type PolicyResult, type RetentionItem } from "../retention/index.js";
 import type { Snapshot, SnapshotWithId } from "../snapshot/snapshot.js";
-import { findSnapshot, listSnapshots, type SnapshotFilter } from "../snapshot/snapshot-store.js";
+import { currentSnapshots, findSnapshot, listSnapshots, loadAllSnapshots, type SnapshotFilter } from "../snapshot/snapshot-store.js";
 
 /** Snapshot fields that can group snapshots for a policy (restic's `--group-by`). */
 export type GroupField = "host" | "paths" | "tags" | "source";
@@ -81,10 +81,13 @@ export async function forget(repo: Repository, opts: ForgetOptions): Promise<For
       : planPolicy(await listSnapshots(repo, opts.filter ?? {}), policy, opts, now, protections);
     const forgetResult = toForgetResult(result, dryRun);
     if (!dryRun) {
-      await mapLimit(forgetResult.removed, repo.backend.properties.connections, async (s) => {
+      // Stale copies an interrupted metadata rewrite left go too, or they would show up again.
+      const stale = forgetResult.removed.length > 0 ? currentSnapshots(await loadAllSnapshots(repo)).stale : new Map<string, SnapshotWithId[]>();
+      const files = forgetResult.removed.flatMap((s) => [s.id, ...(stale.get(s.id) ?? []).map((x) => x.id)]);
+      await mapLimit(files, repo.backend.properties.connections, async (id) => {
         opts.signal?.throwIfAborted();
         try {
-          await repo.backend.remove({ type: "snapshot", name: s.id });
+          await repo.backend.remove({ type: "snapshot", name: id });
         } catch (err) {
           if (!repo.backend.isNotFound(err)) throw err; // forgotten meanwhile: fine
         }
@@ -187,7 +190,8 @@ function groupFields(s: Snapshot, groupBy: GroupField[] | undefined): ForgetGrou
   return f;
 }
 
-function toItem(s: SnapshotWithId, groupBy: GroupField[] | undefined, protect: string[]): ForgetItem {
+/** A snapshot as `applyPolicy` sees it, grouped as forget groups it (also used to project expiry). */
+export function toItem(s: SnapshotWithId, groupBy: GroupField[] | undefined, protect: string[]): ForgetItem {
   return { id: s.id, time: new Date(s.time), tags: s.tags, group: JSON.stringify(groupFields(s, groupBy)), protect, snapshot: s };
 }
 

@@ -5,5 +5,8 @@
  * returning a result the CLI, the daemon and tests read; none prints or exits.
  */
 export * from "./check.js";
+export * from "./expiry.js";
+export * from "./prune.js";
 export * from "./repair-index.js";
+export * from "./rewrite-snapshot.js";
 export * from "./stats.js";

@@ -12,7 +12,15 @@ export interface SnapshotFilter {
   source?: string;
 }
 
+/** The snapshots, oldest first; of the files one metadata rewrite left behind, only the newest (see `currentSnapshots`). */
 export async function listSnapshots(repo: Repository, filter: SnapshotFilter = {}): Promise<SnapshotWithId[]> {
+  return currentSnapshots(await loadAllSnapshots(repo))
+    .current.filter((s) => matches(s, filter))
+    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id));
+}
+
+/** Every snapshot file, stale copies left by an interrupted metadata rewrite included (prune marks them all). */
+export async function loadAllSnapshots(repo: Repository): Promise<SnapshotWithId[]> {
   const ids = await repo.listIds("snapshot");
   const all = await mapLimit(ids, repo.backend.properties.connections * 2, async (id) => {
     try {
@@ -22,9 +30,41 @@ export async function listSnapshots(repo: Repository, filter: SnapshotFilter = {
       throw err;
     }
   });
-  return all
-    .filter((s): s is SnapshotWithId => s !== undefined && matches(s, filter))
-    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id));
+  return all.filter((s): s is SnapshotWithId => s !== undefined);
+}
+
+/**
+ * A metadata rewrite writes the new file before it removes the old one, so a crash can leave
+ * both. Files with the same `original ?? id` are one snapshot: the current file is the newest
+ * rewrite (a file with `original` set is newer than one without; among those, the latest
+ * `rewritten` or `integrity.verified_at` time, then the greater id); the others are `stale`.
+ */
+export function currentSnapshots<T extends SnapshotWithId>(all: readonly T[]): { current: T[]; stale: Map<string, T[]> } {
+  const groups = new Map<string, T[]>();
+  for (const s of all) {
+    const key = typeof s.original === "string" && s.original !== "" ? s.original : s.id;
+    const g = groups.get(key);
+    if (g) g.push(s);
+    else groups.set(key, [s]);
+  }
+  const current: T[] = [];
+  const stale = new Map<string, T[]>();
+  for (const g of groups.values()) {
+    const sorted = [...g].sort((a, b) => compareRewrites(b, a));
+    const [head, ...rest] = sorted as [T, ...T[]];
+    current.push(head);
+    if (rest.length > 0) stale.set(head.id, rest);
+  }
+  return { current, stale };
+}
+
+function compareRewrites(a: SnapshotWithId, b: SnapshotWithId): number {
+  const rank = (s: SnapshotWithId): number => {
+    if (typeof s.original !== "string" || s.original === "") return Number.NEGATIVE_INFINITY;
+    const t = Math.max(Date.parse((s as { rewritten?: string }).rewritten ?? "") || 0, Date.parse(s.integrity?.verified_at ?? "") || 0);
+    return t;
+  };
+  return rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 export function matches(s: Snapshot, f: SnapshotFilter): boolean {

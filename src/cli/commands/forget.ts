@@ -8,8 +8,11 @@ import { renderTable } from "../format.js";
 import { openRepo } from "../open-repo.js";
 import { printJson, printLine, warningPrinter } from "../output.js";
 import { type SnapshotFilterFlags, snapshotFilterFrom, snapshotFilterOptions } from "../snapshot-filter-options.js";
+import { type PruneFlags, pruneJson, pruneOptions, printPrune, runPrune } from "./prune.js";
+import type { PruneResult } from "../../ops/prune.js";
 
-interface ForgetFlags extends SnapshotFilterFlags {
+/** The policy flags (shared with `snapshots --expiry`). */
+export interface PolicyFlags {
   keepLast?: number;
   keepHourly?: number;
   keepDaily?: number;
@@ -27,6 +30,10 @@ interface ForgetFlags extends SnapshotFilterFlags {
   maxCount?: number;
   timeZone?: string;
   groupBy?: GroupField[];
+}
+
+interface ForgetFlags extends SnapshotFilterFlags, PolicyFlags, PruneFlags {
+  prune?: boolean;
   dryRun?: boolean;
   allowEmpty?: boolean;
   includeRevisions?: boolean;
@@ -34,6 +41,26 @@ interface ForgetFlags extends SnapshotFilterFlags {
 }
 
 const PERIOD = { hourly: "hour", daily: "day", weekly: "week", monthly: "month", yearly: "year" } as const;
+
+/** The policy options: keep rules, limits, time zone, grouping (also offered by `snapshots --expiry`). */
+export const policyOptions: OptionSpec[] = [
+  ...(["last", "hourly", "daily", "weekly", "monthly", "yearly"] as const).map(
+    (k): OptionSpec => ({
+      flags: `--keep-${k} <n>`,
+      description: k === "last" ? "keep the n newest snapshots (or 'unlimited')" : `keep the newest snapshot of each of the last n ${PERIOD[k]}s that have one (or 'unlimited')`,
+      parse: keepCount,
+    }),
+  ),
+  { flags: "--keep-within <duration>", description: "keep snapshots newer than the newest snapshot minus this (e.g. 30d, 2w, 1y6m, 12h)", parse: durationArg },
+  ...(["hourly", "daily", "weekly", "monthly", "yearly"] as const).map(
+    (k): OptionSpec => ({ flags: `--keep-within-${k} <duration>`, description: `keep the newest snapshot of each ${PERIOD[k]} within this duration of the newest snapshot`, parse: durationArg }),
+  ),
+  { flags: "--keep-tag <tag[,tag]>", description: "keep snapshots with this tag (a,b: with both; repeatable)", parse: collect, default: [] },
+  { flags: "--max-age <duration>", description: "limit: remove snapshots older than this, even if a keep rule keeps them", parse: durationArg },
+  { flags: "--max-count <n>", description: "limit: keep at most the n newest unprotected snapshots of each group", parse: nonNegative },
+  { flags: "--time-zone <zone>", description: "IANA time zone of the calendar buckets and of the times shown (default: this machine's)", parse: zoneArg },
+  { flags: "--group-by <fields>", description: "group by these fields: host, paths, tags, source, comma-separated; '' for one group (default: source, else host,paths)", parse: groupByArg },
+];
 
 export const forgetCommand = defineCommand<ForgetFlags>({
   name: "forget",
@@ -57,27 +84,14 @@ export const forgetCommand = defineCommand<ForgetFlags>({
   ],
   arguments: [{ name: "[ids...]", description: "snapshots to forget (ids or unique prefixes) instead of a policy" }],
   options: [
-    ...(["last", "hourly", "daily", "weekly", "monthly", "yearly"] as const).map(
-      (k): OptionSpec => ({
-        flags: `--keep-${k} <n>`,
-        description: k === "last" ? "keep the n newest snapshots (or 'unlimited')" : `keep the newest snapshot of each of the last n ${PERIOD[k]}s that have one (or 'unlimited')`,
-        parse: keepCount,
-      }),
-    ),
-    { flags: "--keep-within <duration>", description: "keep snapshots newer than the newest snapshot minus this (e.g. 30d, 2w, 1y6m, 12h)", parse: durationArg },
-    ...(["hourly", "daily", "weekly", "monthly", "yearly"] as const).map(
-      (k): OptionSpec => ({ flags: `--keep-within-${k} <duration>`, description: `keep the newest snapshot of each ${PERIOD[k]} within this duration of the newest snapshot`, parse: durationArg }),
-    ),
-    { flags: "--keep-tag <tag[,tag]>", description: "keep snapshots with this tag (a,b: with both; repeatable)", parse: collect, default: [] },
-    { flags: "--max-age <duration>", description: "limit: remove snapshots older than this, even if a keep rule keeps them", parse: durationArg },
-    { flags: "--max-count <n>", description: "limit: keep at most the n newest unprotected snapshots of each group", parse: nonNegative },
-    { flags: "--time-zone <zone>", description: "IANA time zone of the calendar buckets and of the times shown (default: this machine's)", parse: zoneArg },
-    { flags: "--group-by <fields>", description: "group by these fields: host, paths, tags, source, comma-separated; '' for one group (default: source, else host,paths)", parse: groupByArg },
+    ...policyOptions,
     ...snapshotFilterOptions,
     { flags: "-n, --dry-run", description: "show what would be removed and why; remove nothing" },
     { flags: "--allow-empty", description: "let the policy remove every snapshot of a group" },
     { flags: "--include-revisions", description: "let the policy remove revision snapshots" },
     { flags: "--force", description: "with ids: forget protected snapshots too" },
+    { flags: "--prune", description: "then remove the data no snapshot needs any more (coffer prune; with --dry-run, what it would free)" },
+    ...pruneOptions,
   ],
   async run(ctx, ids, opts) {
     const policy = policyFrom(opts);
@@ -108,14 +122,23 @@ export const forgetCommand = defineCommand<ForgetFlags>({
         if (opts.dryRun && isCofferError(err, "INVALID") && err.data.result) print(ctx, err.data.result as ForgetResult, calendar, err.message);
         throw err;
       }
-      print(ctx, result, calendar);
+      if (!opts.prune) return print(ctx, result, calendar);
+      // Text: what forget did shows before prune starts (prune may fail, e.g. LOCKED). JSON: one document.
+      if (!ctx.options.json) print(ctx, result, calendar, undefined, "next");
+      // With --dry-run, prune plans as if the forgotten snapshots were gone.
+      const pruned = await runPrune(ctx, repo, opts, result.dryRun ? { dryRun: true, ignoreSnapshots: result.removed.map((s) => s.id) } : {});
+      if (ctx.options.json) print(ctx, result, calendar, undefined, pruned);
+      else {
+        printLine(ctx);
+        printPrune(ctx, pruned);
+      }
     } finally {
       await repo.close();
     }
   },
 });
 
-function policyFrom(o: ForgetFlags): Policy {
+export function policyFrom(o: PolicyFlags): Policy {
   const p: Policy = {};
   if (o.keepLast !== undefined) p.last = o.keepLast;
   if (o.keepHourly !== undefined) p.hourly = o.keepHourly;
@@ -136,7 +159,7 @@ function policyFrom(o: ForgetFlags): Policy {
   return p;
 }
 
-function print(ctx: Context, r: ForgetResult, calendar: CalendarBuckets, refusal?: string): void {
+function print(ctx: Context, r: ForgetResult, calendar: CalendarBuckets, refusal?: string, pruned?: PruneResult | "next"): void {
   if (ctx.options.json) {
     printJson(ctx, {
       dry_run: r.dryRun,
@@ -153,6 +176,7 @@ function print(ctx: Context, r: ForgetResult, calendar: CalendarBuckets, refusal
       })),
       kept: r.kept.map((s) => s.id),
       removed: r.removed.map((s) => s.id),
+      ...(pruned && pruned !== "next" ? { prune: pruneJson(pruned) } : {}),
     });
     return;
   }
@@ -161,7 +185,7 @@ function print(ctx: Context, r: ForgetResult, calendar: CalendarBuckets, refusal
   const n = `${r.removed.length} of ${total} snapshot${total === 1 ? "" : "s"}`;
   if (refusal) printLine(ctx, `refused: ${refusal}`);
   else if (r.dryRun) printLine(ctx, `would remove ${n} (dry run: nothing was removed)`);
-  else printLine(ctx, `removed ${n}; the data they referenced stays until "coffer prune"`);
+  else printLine(ctx, `removed ${n}${pruned ? "" : `; the data they referenced stays until "coffer prune"`}`);
 }
 
 function printGroup(ctx: Context, g: ForgetGroup, calendar: CalendarBuckets): void {
