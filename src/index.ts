@@ -21,7 +21,7 @@ export type { KdfParams } from "./crypto/kdf.js";
 
 export { backup, type BackupOptions, type BackupResult } from "./snapshot/archiver.js";
 export { listSnapshots, findSnapshot, saveSnapshot, type SnapshotFilter } from "./snapshot/snapshot-store.js";
-export type { Snapshot, SnapshotWithId, SnapshotKind, SnapshotSummary, RetentionOverride, ChangeInfo } from "./snapshot/snapshot.js";
+export type { Snapshot, SnapshotWithId, SnapshotKind, SnapshotSummary, SnapshotFilters, RetentionOverride, ChangeInfo } from "./snapshot/snapshot.js";
 export type { Tree, TreeNode, NodeType } from "./snapshot/tree.js";
 export type { FilterOptions } from "./snapshot/filters.js";
 
@@ -40,3 +40,9 @@ export { projectExpiry, type Expiry, type ExpiryOptions } from "./ops/expiry.js"
 export { currentSnapshots, loadAllSnapshots } from "./snapshot/snapshot-store.js";
 export { applyPolicy, parseDuration, checkPolicy, type Policy, type RetentionItem, type Decision, type PolicyResult } from "./retention/index.js";
 export { restore, type RestoreOptions, type RestoreResult } from "./snapshot/restorer.js";
+export { preChange, verifyChange, retireChange, type PreChangeOptions, type VerifyChangeOptions } from "./ops/pre-change.js";
+export { saveRevision, listRevisions, findRevision, findRollbackTarget, REVISION_TAG, type SaveRevisionOptions, type SaveRevisionResult } from "./ops/revision.js";
+export { rollback, rollbackPaths, type RollbackOptions, type RollbackResult, type RollbackChange, type RollbackChangeKind, type RollbackJournal } from "./ops/rollback.js";
+export { restoreInPlace, type RestoreInPlaceOptions, type RestoreInPlaceResult } from "./ops/restore-in-place.js";
+export { takeSafetySnapshot, SAFETY_RETENTION, type SafetySnapshotOptions, type SafetySnapshotResult } from "./ops/safety-snapshot.js";
+export { filtersOf, recordFilters } from "./snapshot/recorded-filters.js";

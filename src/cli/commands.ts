@@ -18,6 +18,7 @@
 import type { CommandSpec } from "./command.js";
 import { annotateCommand } from "./commands/annotate.js";
 import { backupCommand } from "./commands/backup.js";
+import { changeCommand } from "./commands/change.js";
 import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
 import { diffCommand } from "./commands/diff.js";
@@ -26,9 +27,12 @@ import { forgetCommand } from "./commands/forget.js";
 import { initCommand } from "./commands/init.js";
 import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
+import { preChangeCommand } from "./commands/pre-change.js";
 import { pruneCommand } from "./commands/prune.js";
 import { repairCommand } from "./commands/repair.js";
 import { restoreCommand } from "./commands/restore.js";
+import { revisionCommand } from "./commands/revision.js";
+import { rollbackCommand } from "./commands/rollback.js";
 import { rotateCommand } from "./commands/rotate.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
@@ -41,6 +45,10 @@ export const commands: readonly CommandSpec<any>[] = [
   backupCommand,
   snapshotsCommand,
   restoreCommand,
+  preChangeCommand,
+  changeCommand,
+  revisionCommand,
+  rollbackCommand,
   forgetCommand,
   pruneCommand,
   tagCommand,

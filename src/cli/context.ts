@@ -123,6 +123,7 @@ export interface Context {
   /** Writes here hide the progress bar and draw it again afterwards. */
   readonly stdout: Writer;
   readonly stderr: Writer;
+  readonly stdinIsTTY: boolean;
   readonly stdoutIsTTY: boolean;
   readonly stderrIsTTY: boolean;
   readonly color: { readonly stdout: boolean; readonly stderr: boolean };
@@ -142,6 +143,11 @@ export interface Context {
   passwordRetry(): Promise<string | undefined>;
   /** A progress bar on a terminal; a silent reporter otherwise. Call `done()` when finished. */
   progress(): Progress;
+  /**
+   * Asks a question on stderr and reads one line from stdin (without its line end); undefined
+   * at end of input. Only when `stdinIsTTY`: commands must not wait for input otherwise.
+   */
+  readLine(question: string): Promise<string | undefined>;
 }
 
 export interface ContextInit {
@@ -178,6 +184,7 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
     env: io.env,
     stdout,
     stderr,
+    stdinIsTTY: io.stdinIsTTY,
     stdoutIsTTY: io.stdoutIsTTY,
     stderrIsTTY: io.stderrIsTTY,
     color: { stdout: colorEnabled(io.env, io.stdoutIsTTY), stderr: colorEnabled(io.env, io.stderrIsTTY) },
@@ -229,10 +236,45 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
         },
       };
     },
+    readLine(question) {
+      if (stdin === undefined) return Promise.reject(new CofferError("USAGE", "This needs an answer typed at a terminal, and stdin is not one."));
+      return readLine(question, stdin, (s) => stderr.write(s), signal);
+    },
   };
   const close = (): void => {
     for (const b of bars) b.done();
     bars.clear();
   };
   return { ctx, close };
+}
+
+/** One line typed at the terminal (visible, unlike the password prompt). */
+function readLine(question: string, input: NodeJS.ReadStream, write: (s: string) => void, signal: AbortSignal): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const finish = (value: string | undefined, err?: CofferError): void => {
+      input.off("data", onData);
+      input.off("end", onEnd);
+      signal.removeEventListener("abort", onAbort);
+      input.pause();
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      buf += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+      const nl = buf.search(/\r?\n/);
+      if (nl < 0) return;
+      const rest = buf.slice(nl).replace(/^\r?\n/, "");
+      finish(buf.slice(0, nl));
+      if (rest !== "") input.unshift(Buffer.from(rest, "utf8"));
+    };
+    const onEnd = (): void => finish(buf === "" ? undefined : buf);
+    const onAbort = (): void => finish(undefined, new CofferError("INTERRUPTED", "Interrupted while waiting for an answer."));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    write(question);
+    input.on("data", onData);
+    input.on("end", onEnd);
+    input.resume();
+  });
 }

@@ -6,7 +6,12 @@
  */
 export * from "./check.js";
 export * from "./expiry.js";
+export * from "./pre-change.js";
 export * from "./prune.js";
 export * from "./repair-index.js";
+export * from "./restore-in-place.js";
+export * from "./revision.js";
 export * from "./rewrite-snapshot.js";
+export * from "./rollback.js";
+export * from "./safety-snapshot.js";
 export * from "./stats.js";

@@ -13,9 +13,10 @@ import { ArchivePool } from "./archive-pool.js";
 import type { FilterOptions } from "./filters.js";
 import { NameLookup } from "./names.js";
 import { nodeFromStat } from "./node-from-stat.js";
+import { recordFilters, resolveExcludeFiles } from "./recorded-filters.js";
 import { type DirScope, Scanner } from "./scanner.js";
 import { syncScanFs } from "./sync-scan-fs.js";
-import type { RetentionOverride, Snapshot, SnapshotKind, SnapshotSummary, SnapshotWithId, ChangeInfo } from "./snapshot.js";
+import type { RetentionOverride, Snapshot, SnapshotFilters, SnapshotKind, SnapshotSummary, SnapshotWithId, ChangeInfo } from "./snapshot.js";
 import { listSnapshots, saveSnapshot } from "./snapshot-store.js";
 import { decodeTree, encodeName, encodeTree, nameBytes, type Tree, type TreeNode } from "./tree.js";
 
@@ -72,7 +73,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   try {
     if (repo.index.files.size === 0) await repo.loadIndex();
     const parent = await findParent(repo, opts, host, roots.map((r) => r.path));
-    const scanner = await Scanner.create(opts.filters ?? {}, warn, syncScanFs);
+    const filters = await resolveExcludeFiles(opts.filters ?? {});
+    const scanner = await Scanner.create(filters, warn, syncScanFs);
     const saver = new PackSaver(repo);
     const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers);
     const ctx = new ArchiveContext(repo, scanner, saver, pool, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal);
@@ -121,6 +123,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         ...(opts.description ? { description: opts.description } : {}),
         ...(opts.retention ? { retention: opts.retention } : {}),
         ...(opts.change ? { change: opts.change } : {}),
+        ...withFilters(filters, opts.filters?.excludeFiles),
         summary,
         program: PROGRAM,
       };
@@ -400,6 +403,12 @@ function nameKey(n: { name: string; name_raw?: string }): string {
 
 function unchanged(old: TreeNode, now: TreeNode): boolean {
   return old.type === "file" && old.size === now.size && old.mtime === now.mtime && old.ctime === now.ctime && old.inode === now.inode && old.mode === now.mode && old.content !== undefined;
+}
+
+/** The snapshot's `filters` field, when the backup filtered anything. */
+function withFilters(resolved: FilterOptions, excludeFiles: string[] | undefined): { filters?: SnapshotFilters } {
+  const f = recordFilters(resolved, excludeFiles);
+  return f ? { filters: f } : {};
 }
 
 function safeUser(): string {

@@ -13,6 +13,22 @@ export interface ChangeInfo {
   verified_at?: string;
 }
 
+/**
+ * What the backup left out (FilterOptions, stored): recorded so that a rollback takes its
+ * safety snapshot, and decides what it may delete, with the same rules. `excludes` holds the
+ * patterns read from `exclude_files` too (as they were then); the files are named only for
+ * the record and are not read again.
+ */
+export interface SnapshotFilters {
+  excludes?: string[];
+  exclude_files?: string[];
+  iexcludes?: string[];
+  ignore_files?: string[];
+  exclude_caches?: boolean;
+  exclude_larger_than?: number;
+  one_file_system?: boolean;
+}
+
 export interface SnapshotSummary {
   files_new: number;
   files_changed: number;
@@ -50,6 +66,8 @@ export interface Snapshot {
   description?: string;
   retention?: RetentionOverride;
   change?: ChangeInfo;
+  /** Present when the backup was given filters. */
+  filters?: SnapshotFilters;
   integrity?: { verified_at: string };
   summary?: SnapshotSummary;
   original?: string;

@@ -1,14 +1,15 @@
 import { CofferError } from "../../core/errors.js";
 import { shortId } from "../../core/hex.js";
-import { type OverwritePolicy, restore } from "../../snapshot/restorer.js";
+import type { OverwritePolicy } from "../../snapshot/restorer.js";
 import { findSnapshot } from "../../snapshot/snapshot-store.js";
 import { collect, defineCommand, InvalidArgumentError } from "../command.js";
 import { formatBytes, formatDuration } from "../format.js";
 import { openRepo } from "../open-repo.js";
 import { printJson, printLine, warningPrinter } from "../output.js";
+import { type InPlaceFlags, inPlaceOptions, printSafety, restoreTargetOrInPlace } from "./restore-in-place.js";
 import { type SnapshotFilterFlags, snapshotFilterFrom, snapshotFilterOptions } from "../snapshot-filter-options.js";
 
-interface RestoreOpts extends SnapshotFilterFlags {
+interface RestoreOpts extends SnapshotFilterFlags, InPlaceFlags {
   target?: string;
   include: string[];
   exclude: string[];
@@ -31,6 +32,7 @@ export const restoreCommand = defineCommand<RestoreOpts>({
     "coffer restore latest --target /tmp/r --include '/srv/app/config/**' --verify",
     "coffer restore latest:/srv/app --target /srv/app --delete --dry-run   # what would change",
     "coffer restore latest --host web1 --path /srv/app --target /tmp/r",
+    "coffer restore 4f2a9c1e --in-place --verify      # over the original paths, after a safety snapshot",
   ],
   arguments: [{ name: "<snapshot>", description: "snapshot id, prefix or latest, optionally :/path/inside" }],
   options: [
@@ -41,18 +43,18 @@ export const restoreCommand = defineCommand<RestoreOpts>({
     { flags: "--delete", description: "remove files in the target that are not in the snapshot" },
     { flags: "-n, --dry-run", description: "show what would be done; write nothing" },
     { flags: "--overwrite <when>", description: "existing files: always, if-changed, if-newer or never", default: "always", parse: overwritePolicy },
+    ...inPlaceOptions,
     ...snapshotFilterOptions,
   ],
   async run(ctx, [ref], opts) {
-    if (!opts.target) throw new CofferError("USAGE", 'Name the directory to restore into with --target, e.g. "coffer restore latest --target /tmp/restore".');
+    if (!opts.target && !opts.inPlace) throw new CofferError("USAGE", 'Name the directory to restore into with --target, e.g. "coffer restore latest --target /tmp/restore", or restore over the original paths with --in-place.');
     const [id, subPath] = splitRef(ref ?? "");
     const repo = await openRepo(ctx, { loadIndex: true });
     const progress = ctx.progress();
     try {
       const snapshot = await findSnapshot(repo, id, snapshotFilterFrom(opts));
-      const r = await restore(repo, {
+      const outcome = await restoreTargetOrInPlace(repo, {
         snapshot,
-        target: opts.target,
         ...(subPath ? { subPath } : {}),
         include: opts.include,
         exclude: opts.exclude,
@@ -63,9 +65,10 @@ export const restoreCommand = defineCommand<RestoreOpts>({
         progress,
         onWarning: warningPrinter(ctx),
         signal: ctx.signal,
-      });
+      }, opts.target, opts);
+      const r = outcome.r;
       progress.done();
-      if (ctx.options.json) printJson(ctx, r);
+      if (ctx.options.json) printJson(ctx, outcome.safety ? { ...r, safety_id: outcome.safety.id, kept: outcome.kept } : r);
       else {
         if (r.dryRun) {
           for (const a of r.actions ?? []) if (a.action !== "skip") printLine(ctx, `${a.action.padEnd(9)} ${a.path}`);
@@ -79,6 +82,7 @@ export const restoreCommand = defineCommand<RestoreOpts>({
           if (r.verified) printLine(ctx, `verified ${r.verified.files} files (${formatBytes(r.verified.bytes)}): ${r.verified.mismatches ? `${r.verified.mismatches} MISMATCHES` : "all match"}`);
         }
         for (const e of r.errors) printLine(ctx, `error: ${e.path}: ${e.message}`);
+        printSafety(ctx, outcome);
       }
       if (r.errors.length) {
         throw new CofferError("CORRUPT", `${r.errors.length} entries could not be restored correctly; see the list above ("coffer check --read-data" tells what is damaged).`, { errors: r.errors.length });
