@@ -1,0 +1,91 @@
+import { existsSync, fchmodSync, fchownSync, futimesSync, lutimesSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The optional native addon (native/coffer_native.c, built by node-gyp into
+ * build/Release/coffer_native.node). Node's fs sets times from doubles, which loses
+ * sub-microsecond precision, and cannot make fifos or device nodes; the addon can. Without it
+ * restores still work: times are set through fs (to ~the microsecond), fifos through the
+ * `mkfifo` command, and device nodes are skipped with a warning.
+ */
+export interface NativeFs {
+  /** Times in ns since the epoch; atime null leaves it unchanged; nofollow acts on a symlink itself. */
+  utimensat(path: Buffer, atimeNs: bigint | null, mtimeNs: bigint, nofollow: boolean): void;
+  futimens(fd: number, atimeNs: bigint | null, mtimeNs: bigint): void;
+  lchown(path: Buffer, uid: number, gid: number): void;
+  mkfifo(path: Buffer, mode: number): void;
+  /** `mode` includes the file type bits (S_IFCHR, S_IFBLK). */
+  mknod(path: Buffer, mode: number, dev: bigint): void;
+}
+
+const ADDON = join("build", "Release", "coffer_native.node");
+
+/**
+ * Loads the addon from the package root (found by walking up from this file, which may sit in
+ * src/, dist/src/ or another build directory), or returns undefined. COFFER_NATIVE=0 disables
+ * it, so the fallback can be tested.
+ */
+export function loadNative(): NativeFs | undefined {
+  if (process.env.COFFER_NATIVE === "0") return undefined;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, ADDON);
+    if (existsSync(candidate)) {
+      try {
+        return createRequire(import.meta.url)(candidate) as NativeFs;
+      } catch {
+        return undefined; // built for another Node ABI or platform
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/** Seconds as a double, the form fs.utimes takes. */
+function seconds(ns: bigint): number {
+  const s = ns / 1_000_000_000n;
+  return Number(s) + Number(ns - s * 1_000_000_000n) / 1e9;
+}
+
+/**
+ * Sets the times of a path without following a final symlink; ns-exact with the addon. An
+ * unknown atime is left alone with the addon and set to now without it (fs needs both).
+ */
+export function setTimes(native: NativeFs | undefined, path: Buffer, atimeNs: bigint | undefined, mtimeNs: bigint): void {
+  if (native) {
+    native.utimensat(path, atimeNs ?? null, mtimeNs, true);
+    return;
+  }
+  lutimesSync(path, atimeNs === undefined ? Date.now() / 1000 : seconds(atimeNs), seconds(mtimeNs));
+}
+
+/** Sets the times of an open file; ns-exact with the addon. */
+export function setFdTimes(native: NativeFs | undefined, fd: number, atimeNs: bigint | undefined, mtimeNs: bigint): void {
+  if (native) {
+    native.futimens(fd, atimeNs ?? null, mtimeNs);
+    return;
+  }
+  futimesSync(fd, atimeNs === undefined ? Date.now() / 1000 : seconds(atimeNs), seconds(mtimeNs));
+}
+
+/** Metadata of a restored file, applied through an open fd. */
+export interface FdMeta {
+  mode: number;
+  /** Set when owners are restored (running as root). */
+  uid?: number;
+  gid?: number;
+  atimeNs?: bigint;
+  mtimeNs: bigint;
+}
+
+/** Owner first (chown clears set-id bits), then mode, then times (after every write). */
+export function applyFdMeta(native: NativeFs | undefined, fd: number, m: FdMeta): void {
+  if (m.uid !== undefined && m.gid !== undefined) fchownSync(fd, m.uid, m.gid);
+  fchmodSync(fd, m.mode);
+  setFdTimes(native, fd, m.atimeNs, m.mtimeNs);
+}

@@ -1,0 +1,247 @@
+import { CofferError } from "../core/errors.js";
+import type { IndexedBlob } from "../repository/master-index.js";
+import { BLOB_FIELDS, type FileMeta, TARGET_FIELDS, type VerifyFile } from "./restore-protocol.js";
+import type { RestorePool } from "./restore-pool.js";
+import type { FileJob, Need, PreparedFiles, TargetWriter } from "./restore-target.js";
+
+/**
+ * The data phase of a restore, pack by pack. The blobs needed from one pack are read in as
+ * few ranges as make sense (gaps up to GAP are read through rather than cut into another
+ * request), each range once, and handed to a worker with every (file, offset) each blob goes
+ * to. A few ranges are in flight at a time, so memory stays bounded whatever the restore's
+ * size. A blob that fails (damaged, missing pack) is tried from another pack that holds it,
+ * if the index knows one; otherwise the files that need it are reported, naming the pack,
+ * and every other file is still restored.
+ */
+const GAP = 1024 * 1024;
+const MAX_RANGE = 64 * 1024 * 1024;
+
+interface Range {
+  pack: string;
+  offset: number;
+  length: number;
+  needs: Need[];
+  /** Files whose every (file, offset) is in this range: their metadata is set by the worker. */
+  finish: FileJob[];
+}
+
+export async function writeData(w: TargetWriter, pool: RestorePool, files: PreparedFiles, signal?: AbortSignal): Promise<void> {
+  const ranges = planRanges(files);
+  for (const job of files.jobs) {
+    if (job.metaByWorker || job.size === 0) continue;
+    try {
+      w.createFile(job);
+    } catch (err) {
+      w.failFile(job, `it could not be created: ${(err as Error).message}`, "IO");
+    }
+  }
+  const retries: Range[] = [];
+  const run = new RangeRunner(w, pool, files.jobs, retries);
+  const limit = pool.size * 2;
+  let queue = ranges;
+  while (queue.length > 0) {
+    await runBounded(queue, limit, (r) => run.range(r), signal);
+    queue = retries.splice(0);
+  }
+  if (signal?.aborted) throw new CofferError("INTERRUPTED", "The restore was interrupted; the target holds part of the snapshot.");
+}
+
+/** Runs `fn` over items, at most `limit` at once; the first failure stops it and is thrown. */
+async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failure: { err: unknown } | undefined;
+  for (const item of items) {
+    if (signal?.aborted || failure) break;
+    while (running.size >= limit) await Promise.race(running);
+    if (failure) break;
+    const p: Promise<void> = fn(item)
+      .catch((err: unknown) => {
+        failure ??= { err };
+      })
+      .finally(() => running.delete(p));
+    running.add(p);
+  }
+  await Promise.all(running);
+  if (failure) throw failure.err;
+}
+
+function planRanges(files: PreparedFiles): Range[] {
+  const byPack = new Map<string, Need[]>();
+  for (const need of files.needs.values()) {
+    let list = byPack.get(need.entry.pack);
+    if (!list) byPack.set(need.entry.pack, (list = []));
+    list.push(need);
+  }
+  const ranges: Range[] = [];
+  for (const [pack, list] of byPack) {
+    list.sort((a, b) => a.entry.offset - b.entry.offset);
+    let cur: Range | undefined;
+    for (const n of list) {
+      const end = n.entry.offset + n.entry.length;
+      if (cur && n.entry.offset - (cur.offset + cur.length) <= GAP && end - cur.offset <= MAX_RANGE) {
+        cur.length = Math.max(cur.length, end - cur.offset);
+        cur.needs.push(n);
+      } else {
+        ranges.push((cur = { pack, offset: n.entry.offset, length: n.entry.length, needs: [n], finish: [] }));
+      }
+    }
+  }
+  // A file written by one range only is finished (metadata) by the worker that writes it.
+  const only = new Int32Array(files.jobs.length).fill(-1);
+  ranges.forEach((r, ri) => {
+    for (const n of r.needs) {
+      for (let t = 0; t < n.targets.length; t += 2) {
+        const f = n.targets[t] as number;
+        only[f] = only[f] === -1 || only[f] === ri ? ri : -2;
+      }
+    }
+  });
+  for (const job of files.jobs) {
+    const ri = only[job.no] as number;
+    if (ri >= 0) {
+      job.metaByWorker = true;
+      (ranges[ri] as Range).finish.push(job);
+    }
+  }
+  return ranges;
+}
+
+class RangeRunner {
+  constructor(
+    private readonly w: TargetWriter,
+    private readonly pool: RestorePool,
+    private readonly jobs: FileJob[],
+    private readonly retries: Range[],
+  ) {}
+
+  async range(r: Range): Promise<void> {
+    let data: Buffer;
+    try {
+      data = await this.w.ctx.repo.backend.load({ type: "data", name: r.pack }, { offset: r.offset, length: r.length });
+    } catch (err) {
+      const why = `pack ${r.pack.slice(0, 8)} could not be read (${(err as Error).message})`;
+      const done: FileJob[] = [];
+      for (const n of r.needs) this.#blobFailed(n, r.pack, why, done);
+      this.#complete(done);
+      this.#report();
+      return;
+    }
+    const n = r.needs.length;
+    const ids = new Uint8Array(n * 32);
+    const blobs = new Float64Array(n * BLOB_FIELDS);
+    const targets: number[] = [];
+    const paths = new Map<number, Uint8Array>();
+    r.needs.forEach((need, i) => {
+      const e = need.entry;
+      ids.set(e.id, i * 32);
+      blobs.set([e.offset - r.offset, e.length, e.rawLength, e.compressed ? 1 : 0, targets.length / TARGET_FIELDS, need.targets.length / 2], i * BLOB_FIELDS);
+      for (let t = 0; t < need.targets.length; t += 2) {
+        const f = need.targets[t] as number;
+        targets.push(f, need.targets[t + 1] as number);
+        // A copy: a view into a shared pool buffer would be cloned with the whole pool.
+        if (!paths.has(f)) paths.set(f, new Uint8Array((this.jobs[f] as FileJob).abs));
+      }
+    });
+    const finish: FileMeta[] = r.finish.filter((j) => j.metaByWorker).map((j) => ({ file: j.no, size: j.size, ...this.w.meta(j.entry.node) }));
+    const out = await this.pool.write({ data, pack: r.pack, ids, blobs, targets: Float64Array.from(targets), paths: [...paths], finish, close: [] });
+    this.w.ctx.result.bytesWritten += out.written;
+    for (const fe of out.fileErrors) {
+      const job = this.jobs[fe.file];
+      if (job) this.w.failFile(job, `writing it failed: ${fe.message}`, /ENOSPC|EDQUOT/.test(fe.message) ? "NO_SPACE" : "IO");
+    }
+    const failed = new Map(out.blobErrors.map((b) => [b.blob, b.message]));
+    const done: FileJob[] = [];
+    r.needs.forEach((need, i) => {
+      const why = failed.get(i);
+      if (why !== undefined) this.#blobFailed(need, r.pack, why, done);
+      else this.#needDone(need, done);
+    });
+    this.#complete(done);
+    this.#report();
+  }
+
+  /** Tries another pack holding the blob, or reports every file that needed it. */
+  #blobFailed(need: Need, pack: string, why: string, done: FileJob[]): void {
+    need.tried ??= new Set();
+    need.tried.add(pack);
+    const alt = this.w.ctx.repo.index.entriesOf(need.entry.id).find((e) => e.type === "data" && !need.tried?.has(e.pack));
+    if (alt) {
+      for (let t = 0; t < need.targets.length; t += 2) {
+        const job = this.jobs[need.targets[t] as number];
+        if (job) job.metaByWorker = false; // the worker may already have set it; set it again after
+      }
+      this.retries.push({ pack: alt.pack, offset: alt.offset, length: alt.length, needs: [{ ...need, entry: alt as IndexedBlob }], finish: [] });
+      return;
+    }
+    for (let t = 0; t < need.targets.length; t += 2) {
+      const job = this.jobs[need.targets[t] as number];
+      if (job) this.w.failFile(job, why, "CORRUPT", pack);
+    }
+    this.#needDone(need, done);
+  }
+
+  #needDone(need: Need, done: FileJob[]): void {
+    for (let t = 0; t < need.targets.length; t += 2) {
+      const job = this.jobs[need.targets[t] as number];
+      if (!job) continue;
+      job.remaining--;
+      this.w.bytesDone += need.entry.rawLength;
+      if (job.remaining === 0) done.push(job);
+    }
+  }
+
+  #complete(done: FileJob[]): void {
+    const close: number[] = [];
+    for (const job of done) {
+      this.w.filesDone++;
+      if (!job.metaByWorker) close.push(job.no);
+      if (!job.failed && !job.metaByWorker) this.w.finishFile(job);
+    }
+    this.pool.closeFiles(close);
+  }
+
+  #report(): void {
+    this.w.report();
+  }
+}
+
+/** Re-reads every restored file in the workers and checks each chunk against its id. */
+export async function verifyFiles(w: TargetWriter, pool: RestorePool, jobs: FileJob[], signal?: AbortSignal): Promise<{ files: number; bytes: number; mismatches: number }> {
+  const list = jobs.filter((j) => !j.failed);
+  const batches: FileJob[][] = [];
+  let cur: FileJob[] = [];
+  let bytes = 0;
+  for (const j of list) {
+    cur.push(j);
+    bytes += j.size;
+    if (cur.length >= 64 || bytes >= 32 * 1024 * 1024) {
+      batches.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+  }
+  if (cur.length > 0) batches.push(cur);
+  const total = list.reduce((a, j) => a + j.size, 0);
+  const res = { files: 0, bytes: 0, mismatches: 0 };
+  w.ctx.progress.update({ phase: "verify", filesDone: 0, filesTotal: list.length, bytesDone: 0, bytesTotal: total });
+  await runBounded(
+    batches,
+    pool.size * 2,
+    async (batch) => {
+      const files: VerifyFile[] = batch.map((j) => ({ file: j.no, path: new Uint8Array(j.abs), ids: j.ids, lengths: Float64Array.from(j.lengths) }));
+      for (const o of await pool.verify(files)) {
+        const job = jobs[o.file] as FileJob;
+        res.files++;
+        res.bytes += o.bytes;
+        if (o.problem !== undefined) {
+          res.mismatches++;
+          w.error(job.abs.toString(), `${job.abs.toString()} failed verification: ${o.problem}.`, "CORRUPT");
+        }
+      }
+      w.ctx.progress.update({ phase: "verify", filesDone: res.files, filesTotal: list.length, bytesDone: res.bytes, bytesTotal: total });
+    },
+    signal,
+  );
+  if (signal?.aborted) throw new CofferError("INTERRUPTED", "The restore was interrupted during verification.");
+  return res;
+}
