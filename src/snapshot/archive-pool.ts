@@ -22,6 +22,7 @@ interface WorkerState {
   w: Worker;
   jobs: Job[];
   flushed?: () => void;
+  aborted?: () => void;
 }
 
 const BATCH_FILES = 128;
@@ -46,7 +47,9 @@ export class ArchivePool {
     private readonly repo: Repository,
     private readonly saver: PackSaver,
     workers = defaultWorkerCount(),
+    signal?: AbortSignal,
   ) {
+    signal?.addEventListener("abort", () => this.#fail(new CofferError("INTERRUPTED", "The backup was interrupted; no snapshot was saved.")), { once: true });
     const init: WorkerInit = {
       key: repo.masterKey(),
       idKey: repo.idKey,
@@ -182,6 +185,9 @@ export class ArchivePool {
       case "flushed":
         st.flushed?.();
         return;
+      case "aborted":
+        st.aborted?.();
+        return;
       case "fatal":
         this.#fail(
           m.code === "NO_SPACE" || m.code === "BACKEND" || m.code === "IO"
@@ -221,7 +227,24 @@ export class ArchivePool {
     if (this.#failed) throw this.#failed;
   }
 
+  /** Stops the workers; a worker in the middle of a pack removes its temp file first. */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((s) => s.w.terminate()));
+    await Promise.all(
+      this.#workers.map(async (st) => {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5000);
+          st.aborted = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          try {
+            st.w.postMessage({ t: "abort" } satisfies ToWorker);
+          } catch {
+            resolve();
+          }
+        });
+        await st.w.terminate();
+      }),
+    );
   }
 }

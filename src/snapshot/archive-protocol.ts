@@ -27,7 +27,9 @@ export type ToWorker =
   | { t: "job"; job: number; paths: Uint8Array; pathLengths: number[] }
   | { t: "claims"; job: number; want: Uint8Array }
   | { t: "packAck" }
-  | { t: "flush" };
+  | { t: "flush" }
+  /** Stop: remove the pack file being written; answered at once, even in the middle of a job. */
+  | { t: "abort" };
 
 export interface FileOutcome {
   /** 32 bytes per data blob, in order. */
@@ -46,4 +48,5 @@ export type FromWorker =
   | { t: "packSaved"; id: string; size: number; header: Uint8Array }
   | { t: "done"; job: number; ids: Uint8Array; files: Omit<FileOutcome, "ids">[]; idCounts: number[] }
   | { t: "flushed" }
+  | { t: "aborted" }
   | { t: "fatal"; message: string; code?: string; stack?: string };

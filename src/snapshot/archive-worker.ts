@@ -45,8 +45,17 @@ function collectIfDue(bytes: number): void {
 }
 
 let waiting: ((m: ToWorker) => void) | undefined;
+/** Set by an abort: no more pack files are started. */
+let aborted = false;
 const queue: ToWorker[] = [];
 port.on("message", (m: ToWorker) => {
+  if (m.t === "abort") {
+    aborted = true;
+    stream?.file.abort();
+    stream = undefined;
+    port.postMessage({ t: "aborted" } satisfies FromWorker);
+    return;
+  }
   if (waiting && (m.t === "claims" || m.t === "packAck")) {
     const w = waiting;
     waiting = undefined;
@@ -106,6 +115,13 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
+/** A failure to store (not to read): fatal for the whole backup. */
+class StoreError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 interface Pending {
   data: Buffer;
   id: Buffer;
@@ -121,8 +137,14 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
     pending.forEach((p, i) => p.id.copy(ids, i * 32));
     send({ t: "hashes", job, ids });
     const { want } = await reply("claims");
-    for (let i = 0; i < pending.length; i++) {
-      if (want[i]) await addToPack(pending[i] as Pending);
+    try {
+      for (let i = 0; i < pending.length; i++) {
+        if (want[i]) await addToPack(pending[i] as Pending);
+      }
+    } catch (err) {
+      // Storing failed (full disk, I/O error): that ends the backup; it is not a problem
+      // with the file being read.
+      throw new StoreError(err);
     }
     collectIfDue(pendingBytes);
     pending = [];
@@ -146,10 +168,15 @@ async function runJob(job: number, files: JobFile[]): Promise<void> {
       const res = await r;
       outcome = { ids: Buffer.concat(ids), bytesRead: res.bytesRead, changed: res.changed };
     } catch (err) {
+      if (err instanceof StoreError) throw err.cause;
       const e = err as NodeJS.ErrnoException;
       outcome = { ids: new Uint8Array(0), bytesRead: 0, changed: false, error: { code: e.code, message: e.message } };
       // Chunks read before the failure are valid blobs; settle them before their buffer is reused.
-      await settle();
+      try {
+        await settle();
+      } catch (e2) {
+        throw e2 instanceof StoreError ? e2.cause : e2;
+      }
     }
     outcomes.push(outcome);
   }
@@ -256,11 +283,19 @@ async function addToPack(p: Pending): Promise<void> {
   const c = compressBlob(p.data);
   const stored = crypter.seal(c ?? p.data);
   if (init.localRoot) {
+    if (aborted) throw new Error("aborted");
     if (!stream) {
       const file = new LocalFileWriter(init.localRoot, "data");
       stream = { file, pack: new PackStreamWriter((b) => file.write(b)) };
     }
-    stream.pack.add("data", p.id, stored, p.data.length, c !== undefined);
+    try {
+      stream.pack.add("data", p.id, stored, p.data.length, c !== undefined);
+    } catch (err) {
+      // The writer removed its temp file; never write to it again.
+      stream.file.abort();
+      stream = undefined;
+      throw err;
+    }
     if (stream.pack.size >= init.packSize) await finishPack();
     return;
   }

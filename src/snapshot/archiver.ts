@@ -76,7 +76,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const filters = await resolveExcludeFiles(opts.filters ?? {});
     const scanner = await Scanner.create(filters, warn, syncScanFs);
     const saver = new PackSaver(repo);
-    const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers);
+    const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers, opts.signal);
     const ctx = new ArchiveContext(repo, scanner, saver, pool, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal);
     // The parent's totals are a free estimate for the progress display's ETA.
     if (parent?.summary) ctx.estimate = { files: parent.summary.files_total, bytes: parent.summary.bytes_total };
@@ -94,8 +94,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         const parentTree = parent ? await ctx.loadTree(parent.tree) : undefined;
         treeId = await (await ctx.virtualDir(trie, parentTree)).value;
       }
+      const interrupted = (): void => {
+        if (opts.signal?.aborted) throw new CofferError("INTERRUPTED", "The backup was interrupted; no snapshot was saved.");
+      };
+      interrupted();
       if (pool) await pool.flush();
       if (!opts.dryRun) await saver.flush();
+      // The last moment to stop: after this the snapshot exists.
+      interrupted();
       const finished = repo.clock();
       const summary: SnapshotSummary = {
         ...ctx.counts,
@@ -145,6 +151,11 @@ interface Root {
   path: string;
   bytes: Buffer;
   stat: BigIntStats;
+}
+
+/** Checks that every path exists (before anything, even a repository, is created). */
+export async function checkPaths(paths: string[]): Promise<void> {
+  await resolveRoots(paths);
 }
 
 async function resolveRoots(paths: string[]): Promise<Root[]> {
@@ -216,7 +227,7 @@ const emptyCounts = () => ({
 
 class ArchiveContext {
   counts = emptyCounts();
-  #hardlinks = new Map<string, Promise<string[] | undefined>>();
+  #hardlinks = new Map<string, Promise<{ ids: string[]; size: number } | undefined>>();
   #bytesDone = 0;
   estimate: { files: number; bytes: number } | undefined;
 
@@ -323,13 +334,14 @@ class ArchiveContext {
     if (!seen && this.pool) await this.pool.admit();
     const content = seen ?? this.#read(path, stat);
     if (linkKey && !seen) this.#hardlinks.set(linkKey, content);
-    return later(content.then((ids) => {
-      if (ids === undefined) return undefined;
+    return later(content.then((read) => {
+      if (read === undefined) return undefined;
       if (!seen) {
         if (old) this.counts.files_changed++;
         else this.counts.files_new++;
       }
-      return { ...node, content: ids };
+      // The size is what was read (a file that grew while read), so content and size agree.
+      return { ...node, size: read.size, content: read.ids };
     }));
   }
 
@@ -342,10 +354,10 @@ class ArchiveContext {
     return { ...node, subtree };
   }
 
-  async #read(path: Buffer, stat: BigIntStats): Promise<string[] | undefined> {
+  async #read(path: Buffer, stat: BigIntStats): Promise<{ ids: string[]; size: number } | undefined> {
     if (!this.pool) {
       this.counts.bytes_read += Number(stat.size);
-      return [];
+      return { ids: [], size: Number(stat.size) };
     }
     for (let attempt = 0; ; attempt++) {
       const o = await this.pool.read(path, Number(stat.size));
@@ -363,7 +375,7 @@ class ArchiveContext {
       const ids = Buffer.from(o.ids.buffer, o.ids.byteOffset, o.ids.byteLength);
       const out: string[] = [];
       for (let i = 0; i < ids.length; i += 32) out.push(ids.toString("hex", i, i + 32));
-      return out;
+      return { ids: out, size: o.bytesRead };
     }
   }
 

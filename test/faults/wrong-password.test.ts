@@ -74,14 +74,14 @@ describe("wrong password and missing repository", { timeout: 120_000 }, () => {
     }
   });
 
-  it("a repository whose key files are all gone: exit 10 (missing repository), nothing written", async () => {
+  it("a repository whose key files are all gone: exit 12 (no key opens it, as restic), nothing written", async () => {
     const other = await sandbox("password-nokeys");
     try {
       rmSync(join(other.repo, "keys"), { recursive: true });
       const files = repoFiles(other.repo);
       for (const argv of [["snapshots"], ["backup", sb.src]]) {
         const r = await other.cli(argv);
-        assert.equal(r.code, 10, `${argv.join(" ")}: ${r.err}`);
+        assert.equal(r.code, 12, `${argv.join(" ")}: ${r.err}`);
         const line = assertOneSentence(r.err);
         assert.match(line, /key/i, "the message says the keys are missing");
         assert.deepEqual(repoFiles(other.repo), files);

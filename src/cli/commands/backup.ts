@@ -1,6 +1,6 @@
 
 import { shortId } from "../../core/hex.js";
-import { backup } from "../../snapshot/archiver.js";
+import { backup, checkPaths } from "../../snapshot/archiver.js";
 import { collect, defineCommand, InvalidArgumentError } from "../command.js";
 import { formatBytes, formatDuration } from "../format.js";
 import { openRepo } from "../open-repo.js";
@@ -60,6 +60,8 @@ export const backupCommand = defineCommand<BackupOpts>({
     { flags: "--workers <n>", description: "worker threads for chunking, hashing and compression", parse: (v: string) => Number.parseInt(v, 10), hidden: true },
   ],
   async run(ctx, paths, opts) {
+    // A missing path must not create the default repository (or anything else).
+    await checkPaths(paths);
     const repo = await openRepo(ctx, { create: !opts.dryRun });
     const warnings = warningPrinter(ctx);
     const progress = ctx.progress();

@@ -27,7 +27,8 @@ export const checkCommand = defineCommand<{ readData?: boolean; readDataSubset?:
     { flags: "--no-stamp", description: "do not record the data check in the snapshots (integrity.verified_at)" },
   ],
   async run(ctx, _args, opts) {
-    const repo = await openRepo(ctx, { loadIndex: true });
+    // No index loading here: check reads the index files itself and reports damaged ones.
+    const repo = await openRepo(ctx);
     const progress = ctx.progress();
     const started = Date.now();
     try {
