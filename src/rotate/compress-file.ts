@@ -2,7 +2,8 @@ import type { FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
+import { promisify } from "node:util";
+import { createGzip, gzip } from "node:zlib";
 import zstd from "zstd-napi";
 import { sysCode } from "../core/errors.js";
 import { COMPRESSED_EXT } from "./rotated-name.js";
@@ -37,18 +38,27 @@ export async function compressFile(fs: RotateFs, path: string, how: "gzip" | "zs
     let bytesIn = 0;
     let bytesOut = 0;
     const sink = out;
-    await pipeline(
-      Readable.from(readAll(input, (n) => (bytesIn += n))),
-      how === "gzip" ? createGzip(level === undefined ? {} : { level }) : new zstd.CompressStream(level === undefined ? {} : { compressionLevel: level }),
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          writeAll(sink, chunk).then(() => {
-            bytesOut += chunk.length;
-            cb();
-          }, cb);
-        },
-      }),
-    );
+    if (opened.size <= ONE_SHOT) {
+      // Most rotated logs are small: one buffer, one call, instead of a stream per file.
+      const plain = await readUpTo(input, opened.size);
+      bytesIn = plain.length;
+      const packed = how === "gzip" ? await gzipAsync(plain, level === undefined ? {} : { level }) : zstdOneShot(plain, level);
+      await writeAll(sink, packed);
+      bytesOut = packed.length;
+    } else {
+      await pipeline(
+        Readable.from(readAll(input, (n) => (bytesIn += n))),
+        how === "gzip" ? createGzip(level === undefined ? {} : { level }) : new zstd.CompressStream(level === undefined ? {} : { compressionLevel: level }),
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            writeAll(sink, chunk).then(() => {
+              bytesOut += chunk.length;
+              cb();
+            }, cb);
+          },
+        }),
+      );
+    }
     await out.chmod(before.mode & 0o7777);
     await out.chown(before.uid, before.gid).catch(() => {});
     await out.sync();
@@ -70,14 +80,37 @@ export async function compressFile(fs: RotateFs, path: string, how: "gzip" | "zs
       await fs.unlink(to);
       return { status: "changed", to, bytesIn, bytesOut };
     }
+    // The compressed copy is durable under its name; if a crash undoes this unlink, the original
+    // comes back beside it and a later run reports the pair (nothing is lost).
     await fs.unlink(path);
-    await fsyncDir(fs, dirname(path));
     return { status: "compressed", to, bytesIn, bytesOut };
   } finally {
     await out?.close().catch(() => {});
     await fs.unlink(tmp).catch(() => {});
     await input.close().catch(() => {});
   }
+}
+
+/** Files up to this size are compressed in one call. */
+const ONE_SHOT = 4 * 1024 * 1024;
+const gzipAsync = promisify(gzip);
+
+function zstdOneShot(plain: Buffer, level: number | undefined): Buffer {
+  const c = new zstd.Compressor();
+  if (level !== undefined) c.setParameters({ compressionLevel: level });
+  return c.compress(plain);
+}
+
+/** The first `size` bytes (fewer if the file is shorter); what is appended later is caught by the size check. */
+async function readUpTo(fh: FileHandle, size: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  while (pos < size) {
+    const { bytesRead } = await fh.read(buf, pos, size - pos, pos);
+    if (bytesRead === 0) break;
+    pos += bytesRead;
+  }
+  return buf.subarray(0, pos);
 }
 
 async function* readAll(fh: FileHandle, count: (n: number) => void): AsyncGenerator<Buffer> {

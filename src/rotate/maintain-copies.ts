@@ -4,7 +4,7 @@ import { compressFile } from "./compress-file.js";
 import { moveFile } from "./move-file.js";
 import type { CopyStep } from "./plan-copies.js";
 import type { RotateWarning } from "./rotate-warning.js";
-import { fsyncDir, type RotateFs } from "./rotate-fs.js";
+import type { RotateFs } from "./rotate-fs.js";
 import type { ResolvedRule } from "./rule.js";
 
 export interface StepOutcome {
@@ -28,7 +28,6 @@ export async function maintainCopies(fs: RotateFs, rule: ResolvedRule, steps: re
     try {
       if (step.kind === "delete") {
         await fs.unlink(step.path);
-        await fsyncDir(fs, dirname(step.path));
         each({ step, status: "done" });
       } else if (step.kind === "move") {
         const to = step.to as string;

@@ -7,8 +7,10 @@ import { fsyncDir, tempPath, type RotateFs } from "./rotate-fs.js";
  * Moves `src` to `dst` without replacing a file at `dst`: returns "exists" and leaves `src` alone
  * when the name is taken (the check and the rename are not one step; rotation holds its lock,
  * so only a foreign process could slip in between). A rename is atomic, so a crash never leaves
- * the file under both names. Across file systems (`acrossDevices`) the file is copied durably,
- * linked into place (never replacing), then removed; without it EXDEV is an error.
+ * the file under both names, and one undone by a crash loses nothing (the file keeps its old
+ * name): no fsync is needed. Across file systems (`acrossDevices`) the file is copied and
+ * fsynced, linked into place (never replacing) and the directory fsynced before the source is
+ * removed; without `acrossDevices` EXDEV is an error.
  */
 export async function moveFile(fs: RotateFs, src: string, dst: string, opts: { acrossDevices?: boolean } = {}): Promise<"moved" | "exists"> {
   if (await exists(fs, dst)) return "exists";
@@ -18,8 +20,6 @@ export async function moveFile(fs: RotateFs, src: string, dst: string, opts: { a
     if (sysCode(err) !== "EXDEV" || opts.acrossDevices !== true) throw err;
     return copyAcross(fs, src, dst);
   }
-  await fsyncDir(fs, dirname(dst));
-  if (dirname(src) !== dirname(dst)) await fsyncDir(fs, dirname(src));
   return "moved";
 }
 

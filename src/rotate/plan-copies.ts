@@ -33,21 +33,25 @@ export function planCopies(copies: readonly CopyFile[], rule: ResolvedRule, dirs
     prev = t;
     return { id: copy.path, time: new Date(t), copy };
   });
-  const tier = applyPolicy(items, { maxCount: rule.keep, allowEmpty: true }, now);
-  const archived = tier.decisions.filter((d) => !d.keep);
+  // The newest `keep` by position (the order is already the names'); the rest is the archive's.
+  const archived = items.slice(rule.keep);
   const archive = dirs.archive;
   const place = new Map<Item, { dir: string; reasons: string[] }>();
   const steps: CopyStep[] = [];
-  for (const d of tier.decisions) if (d.keep) place.set(d.item, { dir: dirs.backups, reasons: [`newest ${rule.keep} (keep)`] });
-  if (archive === undefined) {
-    for (const d of archived) steps.push({ kind: "delete", path: d.item.copy.path, reasons: [`beyond keep ${rule.keep}`, "no archive-dir"] });
+  for (const item of items.slice(0, rule.keep)) place.set(item, { dir: dirs.backups, reasons: [`newest ${rule.keep} (keep)`] });
+  if (archived.length === 0) {
+    // nothing beyond keep
+  } else if (archive === undefined) {
+    for (const item of archived) steps.push({ kind: "delete", path: item.copy.path, reasons: [`beyond keep ${rule.keep}`, "no archive-dir"] });
   } else {
     const policy = {
       allowEmpty: true,
+      // Given, so the engine need not look up the machine's zone for every log.
+      timeZone: rule.calendar.timeZone,
       ...(rule.archiveKeep !== undefined ? { maxCount: rule.archiveKeep } : {}),
       ...(rule.archiveMaxAge !== undefined ? { maxAge: rule.archiveMaxAge } : {}),
     };
-    const res = applyPolicy(archived.map((d) => d.item), policy, now);
+    const res = applyPolicy(archived, policy, now);
     for (const d of res.decisions) {
       const why = rename(d.reasons);
       if (d.keep) place.set(d.item, { dir: archive, reasons: rule.keep > 0 ? [`beyond keep ${rule.keep}`, ...why] : why });

@@ -17,6 +17,7 @@ import { parseCopyName } from "./rotated-name.js";
 import { resolveRule, type ResolvedRule, type RotateDefaults, type RotateRule } from "./rule.js";
 import { runScript, signalPidFile } from "./run-hooks.js";
 import { loadState, saveState, type RotateState } from "./state-file.js";
+import { mapLimit } from "./map-limit.js";
 
 export interface RotateOptions {
   /** The time of the run (one instant for every decision); default `clock()`. */
@@ -69,20 +70,30 @@ export async function rotate(rules: readonly RotateRule[], opts: RotateOptions =
   const release = opts.stateFile !== undefined && !dryRun ? await acquireLock(fs, `${opts.stateFile}.lock`, { timeoutMs: opts.lockTimeoutMs ?? 10_000, onWarning: warn, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
   const progress = opts.progress ?? silentProgress;
   try {
-    const state: RotateState = opts.stateFile === undefined ? new Map() : await loadState(dryRun ? readOnly(fs) : fs, opts.stateFile, warn);
+    const state: RotateState = opts.stateFile === undefined ? new Map() : await loadState(fs, opts.stateFile, warn, { keepAside: !dryRun });
     const run = new Run(fs, now, dryRun, opts.force === true, state, result, warn, opts.signal);
     const claimed = new Map<string, string>();
-    for (const rule of resolved) {
-      opts.signal?.throwIfAborted();
-      await run.rule(rule, claimed, opts.cwd ?? process.cwd(), progress);
+    let stopped: unknown;
+    try {
+      for (const rule of resolved) {
+        opts.signal?.throwIfAborted();
+        await run.rule(rule, claimed, opts.cwd ?? process.cwd(), progress);
+      }
+    } catch (err) {
+      stopped = err;
     }
+    // What was rotated before an abort is remembered too.
     if (opts.stateFile !== undefined && !dryRun) await saveState(fs, opts.stateFile, state);
+    if (stopped !== undefined) throw stopped;
   } finally {
     progress.done();
     await release?.();
   }
   return result;
 }
+
+/** Logs of one rule handled at once: their work is mostly waiting on the disk. */
+const PARALLEL = 8;
 
 class Run {
   constructor(
@@ -96,44 +107,59 @@ class Run {
     private readonly signal: AbortSignal | undefined,
   ) {}
 
+  /**
+   * One rule: its logs are examined and rotated several at a time (one at a time when each
+   * runs its own script or signal, as logrotate does), then the shared script, then the old
+   * copies. Actions are listed log by log, in file order, whatever order the work finished in.
+   */
   async rule(rule: ResolvedRule, claimed: Map<string, string>, cwd: string, progress: Progress): Promise<void> {
     const { paths, unmatched } = await expandFiles(this.fs, rule.files, cwd);
-    for (const pattern of unmatched) this.missing(rule, pattern);
-    const live = paths.filter((p) => !(p.fromGlob && isCopyOfAnother(p.path, paths, rule)));
-    const tasks: FileTask[] = [];
-    for (const { path } of live) {
-      this.signal?.throwIfAborted();
+    const head: RotateAction[] = [];
+    for (const pattern of unmatched) this.missing(rule, pattern, head);
+    const live: string[] = [];
+    for (const { path } of withoutCopies(paths, rule)) {
       const first = claimed.get(path);
       if (first !== undefined) {
         this.warn({ code: "SKIPPED", path, message: `${path} is named by ${first} and ${rule.name}; only ${first} rotates it.` });
         continue;
       }
       claimed.set(path, rule.name);
-      this.result.files++;
-      progress.update({ phase: "rotate", filesDone: this.result.files - 1, current: path });
-      const task = await this.examine(rule, path);
-      if (task) tasks.push(task);
+      live.push(path);
     }
-    const rotated = tasks.filter((t) => t.rotated);
-    if (rule.sharedScripts && rotated.length > 0) await this.hooks(rule, rule.files.join(" "), undefined);
-    for (const t of tasks) {
-      if (t.rotated || rule.maintain === "always") await this.maintain(rule, t);
-    }
+    const base = this.result.files;
+    this.result.files += live.length;
+    let done = 0;
+    const limit = !rule.sharedScripts && (rule.postRotate !== undefined || rule.signal !== undefined) ? 1 : PARALLEL;
+    const files = await mapLimit(live, limit, async (path) => {
+      const out: RotateAction[] = [];
+      if (this.signal?.aborted) return { path, out, task: undefined };
+      const task = await this.examine(rule, path, out);
+      progress.update({ phase: "rotate", filesDone: base + ++done, current: path });
+      return { path, out, task };
+    });
+    this.signal?.throwIfAborted();
+    const tail: RotateAction[] = [];
+    if (rule.sharedScripts && files.some((f) => f.task?.rotated)) await this.hooks(rule, rule.files.join(" "), undefined, tail);
+    await mapLimit(files, PARALLEL, async (f) => {
+      if (f.task && !this.signal?.aborted && (f.task.rotated || rule.maintain === "always")) await this.maintain(rule, f.task, f.out);
+    });
+    this.result.actions.push(...head, ...files.flatMap((f) => f.out), ...tail);
+    for (const f of files) if (f.task?.rotated) this.result.rotated.push(f.path);
   }
 
   /** Looks at one log, rotates it when due; undefined when there is nothing to maintain. */
-  private async examine(rule: ResolvedRule, path: string): Promise<FileTask | undefined> {
+  private async examine(rule: ResolvedRule, path: string, out: RotateAction[]): Promise<FileTask | undefined> {
     let stat: Stats;
     try {
       stat = await this.fs.lstat(path);
     } catch (err) {
-      if (sysCode(err) === "ENOENT") this.missing(rule, path);
-      else this.fail(rule, "skip", path, err, "FAILED");
+      if (sysCode(err) === "ENOENT") this.missing(rule, path, out);
+      else this.fail(rule, "skip", path, err, "FAILED", [], out);
       return undefined;
     }
     if (stat.isSymbolicLink() || !stat.isFile()) {
       const what = stat.isSymbolicLink() ? "a symbolic link (rotate the file it points to)" : "not a regular file";
-      this.action({ kind: "skip", rule: rule.name, path, reasons: [what], status: this.status() });
+      out.push({ kind: "skip", rule: rule.name, path, reasons: [what], status: this.status() });
       this.warn({ code: "SKIPPED", path, message: `${path} is ${what}; left alone.` });
       return undefined;
     }
@@ -142,7 +168,7 @@ class Run {
     try {
       copies = await findCopies(this.fs, path, rule, dirs);
     } catch (err) {
-      this.fail(rule, "skip", path, err, "FAILED");
+      this.fail(rule, "skip", path, err, "FAILED", [], out);
       return undefined;
     }
     const recorded = this.state.get(path);
@@ -155,96 +181,90 @@ class Run {
     for (const w of decision.warnings) this.warn({ ...w, path });
     const task: FileTask = { path, stat, copies, rotated: false };
     if (!decision.due) {
-      this.action({ kind: "skip", rule: rule.name, path, reasons: decision.reasons, status: this.status() });
+      out.push({ kind: "skip", rule: rule.name, path, reasons: decision.reasons, status: this.status() });
       if (lastRotation === undefined && !this.dryRun) this.state.set(path, this.now);
       return task;
     }
-    const actions: RotateAction[] = [];
     try {
-      const done = await rotateLog({ fs: this.fs, livePath: path, rule, copies, stat, started: created && created > this.now ? this.now : created, now: this.now, dryRun: this.dryRun, onWarning: (w) => this.warn(w) }, (s) => {
-        const a: RotateAction = { kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons: s.kind === "rotate" ? [...decision.reasons, ...(s.note ? [s.note] : [])] : s.note ? [s.note] : [], status: this.status() };
-        actions.push(a);
-        this.action(a);
+      const started = created && created > this.now ? this.now : created;
+      const done = await rotateLog({ fs: this.fs, livePath: path, rule, copies, stat, started, now: this.now, dryRun: this.dryRun, onWarning: (w) => this.warn(w) }, (s) => {
+        const reasons = s.kind === "rotate" ? [...decision.reasons, ...(s.note ? [s.note] : [])] : s.note ? [s.note] : [];
+        out.push({ kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons, status: this.status() });
       });
       task.rotated = true;
       task.copyPath = done.copyPath;
       task.copies = done.copies;
-      this.result.rotated.push(path);
       if (!this.dryRun) this.state.set(path, this.now);
     } catch (err) {
       const code = isCofferError(err) && typeof err.data.warning === "string" ? (err.data.warning as RotateWarningCode) : sysCode(err) === "ENOSPC" ? "NO_SPACE" : "FAILED";
-      this.fail(rule, "rotate", path, err, code, decision.reasons);
+      this.fail(rule, "rotate", path, err, code, decision.reasons, out);
       return task;
     }
-    if (!rule.sharedScripts) await this.hooks(rule, path, task.copyPath);
+    if (!rule.sharedScripts) await this.hooks(rule, path, task.copyPath, out);
     return task;
   }
 
-  private async maintain(rule: ResolvedRule, task: FileTask): Promise<void> {
+  private async maintain(rule: ResolvedRule, task: FileTask, out: RotateAction[]): Promise<void> {
     const dirs = copyDirs(task.path, rule);
     const copies = task.copyPath === undefined ? task.copies : freshFirst(task.copies, task.copyPath);
     const steps = planCopies(copies, rule, dirs, this.now);
     if (this.dryRun) {
-      for (const s of steps) this.action({ kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons: s.reasons, status: "planned" });
+      for (const s of steps) out.push({ kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons: s.reasons, status: "planned" });
       return;
     }
     await maintainCopies(this.fs, rule, steps, (o) => {
       const reasons = o.note ? [...o.step.reasons, o.note] : o.step.reasons;
-      this.action({ kind: o.step.kind, rule: rule.name, path: o.step.path, ...(o.step.to ? { to: o.step.to } : {}), reasons, status: o.status, ...(o.error ? { error: o.error } : {}) });
+      out.push({ kind: o.step.kind, rule: rule.name, path: o.step.path, ...(o.step.to ? { to: o.step.to } : {}), reasons, status: o.status, ...(o.error ? { error: o.error } : {}) });
       if (o.status === "failed") this.result.failed++;
       if (o.warning) this.warn(o.warning);
     });
   }
 
   /** The post-rotate command, then the signal. */
-  private async hooks(rule: ResolvedRule, subject: string, copyPath: string | undefined): Promise<void> {
+  private async hooks(rule: ResolvedRule, subject: string, copyPath: string | undefined, out: RotateAction[]): Promise<void> {
     if (rule.postRotate !== undefined) {
       const reasons = [rule.sharedScripts ? "post-rotate (shared)" : "post-rotate"];
-      if (this.dryRun) this.action({ kind: "script", rule: rule.name, path: subject, reasons, status: "planned" });
+      if (this.dryRun) out.push({ kind: "script", rule: rule.name, path: subject, reasons, status: "planned" });
       else {
         try {
           const { status, stderr } = await runScript(rule.postRotate, copyPath === undefined ? [subject] : [subject, copyPath], this.signal);
-          if (status === 0) this.action({ kind: "script", rule: rule.name, path: subject, reasons, status: "done" });
-          else this.fail(rule, "script", subject, new Error(`the post-rotate command exited with status ${String(status)}${stderr ? `: ${stderr}` : ""}`), "FAILED", reasons);
+          if (status === 0) out.push({ kind: "script", rule: rule.name, path: subject, reasons, status: "done" });
+          else this.fail(rule, "script", subject, new Error(`the post-rotate command exited with status ${String(status)}${stderr ? `: ${stderr}` : ""}`), "FAILED", reasons, out);
         } catch (err) {
-          this.fail(rule, "script", subject, err, "FAILED", reasons);
+          this.fail(rule, "script", subject, err, "FAILED", reasons, out);
         }
       }
     }
     if (rule.signal !== undefined) {
       const reasons = [`${rule.signal.signal} to the pid in ${rule.signal.pidFile}`];
-      if (this.dryRun) this.action({ kind: "signal", rule: rule.name, path: subject, reasons, status: "planned" });
+      if (this.dryRun) out.push({ kind: "signal", rule: rule.name, path: subject, reasons, status: "planned" });
       else {
         try {
           const pid = await signalPidFile(this.fs, rule.signal.pidFile, rule.signal.signal);
-          this.action({ kind: "signal", rule: rule.name, path: subject, reasons: [...reasons, `process ${pid}`], status: "done" });
+          out.push({ kind: "signal", rule: rule.name, path: subject, reasons: [...reasons, `process ${pid}`], status: "done" });
         } catch (err) {
-          this.fail(rule, "signal", subject, err, "FAILED", reasons);
+          this.fail(rule, "signal", subject, err, "FAILED", reasons, out);
         }
       }
     }
   }
 
-  private missing(rule: ResolvedRule, pathOrPattern: string): void {
+  private missing(rule: ResolvedRule, pathOrPattern: string, out: RotateAction[]): void {
     if (rule.missingOk) {
-      this.action({ kind: "skip", rule: rule.name, path: pathOrPattern, reasons: ["missing (missing-ok)"], status: this.status() });
+      out.push({ kind: "skip", rule: rule.name, path: pathOrPattern, reasons: ["missing (missing-ok)"], status: this.status() });
       return;
     }
     const message = `${pathOrPattern} does not exist; nothing to rotate. Set missing-ok on the rule if that is expected.`;
-    this.action({ kind: "skip", rule: rule.name, path: pathOrPattern, reasons: ["missing"], status: "failed", error: message });
+    out.push({ kind: "skip", rule: rule.name, path: pathOrPattern, reasons: ["missing"], status: "failed", error: message });
     this.result.failed++;
     this.warn({ code: "MISSING", path: pathOrPattern, message });
   }
 
-  private fail(rule: ResolvedRule, kind: RotateAction["kind"], path: string, err: unknown, code: RotateWarningCode, reasons: string[] = []): void {
+  private fail(rule: ResolvedRule, kind: RotateAction["kind"], path: string, err: unknown, code: RotateWarningCode, reasons: string[], out: RotateAction[]): void {
     const message = describe(err, path);
-    this.action({ kind, rule: rule.name, path, reasons, status: "failed", error: message });
+    out.push({ kind, rule: rule.name, path, reasons, status: "failed", error: message });
     this.result.failed++;
     this.warn({ code, path, message });
-  }
-
-  private action(a: RotateAction): void {
-    this.result.actions.push(a);
   }
 
   private status(): "planned" | "done" {
@@ -252,10 +272,23 @@ class Run {
   }
 }
 
-/** A rotated copy that a glob matched along with its log (`/var/log/app/*`) is not a log itself. */
-function isCopyOfAnother(path: string, all: readonly { path: string }[], rule: ResolvedRule): boolean {
-  const name = basename(path);
-  return all.some((o) => o.path !== path && parseCopyName(basename(o.path), name, rule) !== undefined);
+/**
+ * Drops what a glob matched that is a rotated copy of another matched log (`/var/log/app/*`
+ * matches `app.log.1` too): it is not a log of its own. Compared within each directory.
+ */
+function withoutCopies(paths: readonly { path: string; fromGlob: boolean }[], rule: ResolvedRule): { path: string }[] {
+  const byDir = new Map<string, string[]>();
+  for (const p of paths) {
+    const d = dirname(p.path);
+    const list = byDir.get(d);
+    if (list) list.push(basename(p.path));
+    else byDir.set(d, [basename(p.path)]);
+  }
+  return paths.filter((p) => {
+    if (!p.fromGlob) return true;
+    const name = basename(p.path);
+    return !(byDir.get(dirname(p.path)) ?? []).some((o) => o !== name && name.startsWith(o) && parseCopyName(o, name, rule) !== undefined);
+  });
 }
 
 /** The copy just made is the newest, whatever the clock wrote into names and times. */
@@ -282,7 +315,3 @@ function describe(err: unknown, path: string): string {
   return `Failed on ${path}: ${msg}`;
 }
 
-/** A dry run must not move a corrupt state file aside. */
-function readOnly(fs: RotateFs): RotateFs {
-  return { ...fs, rename: async () => {} };
-}

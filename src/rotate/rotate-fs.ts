@@ -10,7 +10,7 @@ import { sysCode } from "../core/errors.js";
  */
 export type RotateFs = Pick<
   typeof fsp,
-  "lstat" | "stat" | "readdir" | "rename" | "link" | "unlink" | "mkdir" | "open" | "utimes" | "chmod" | "chown" | "readFile" | "writeFile" | "truncate"
+  "lstat" | "stat" | "readdir" | "rename" | "link" | "unlink" | "mkdir" | "open" | "utimes" | "readFile"
 >;
 
 export const nodeRotateFs: RotateFs = fsp;

@@ -210,6 +210,5 @@ async function createLive(input: RotateLogInput): Promise<string> {
   } finally {
     await fh.close();
   }
-  await fsyncDir(fs, dirname(livePath));
   return `mode ${(mode & 0o7777).toString(8).padStart(4, "0")}`;
 }

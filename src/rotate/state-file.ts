@@ -12,7 +12,7 @@ import { fsyncDir, tempPath, type RotateFs } from "./rotate-fs.js";
  */
 export type RotateState = Map<string, Date>;
 
-export async function loadState(fs: RotateFs, file: string, onWarning: RotateWarningSink): Promise<RotateState> {
+export async function loadState(fs: RotateFs, file: string, onWarning: RotateWarningSink, opts: { keepAside?: boolean } = {}): Promise<RotateState> {
   let text: string;
   try {
     text = await fs.readFile(file, "utf8");
@@ -23,11 +23,11 @@ export async function loadState(fs: RotateFs, file: string, onWarning: RotateWar
   const state = parseState(text);
   if (state) return state;
   const aside = `${file}.corrupt`;
-  await fs.rename(file, aside).catch(() => {});
+  const kept = opts.keepAside !== false && (await fs.rename(file, aside).then(() => true, () => false));
   onWarning({
     code: "STATE_CORRUPT",
     path: file,
-    message: `The rotation state ${file} is not valid (kept as ${basename(aside)}); the last rotations are rebuilt from the rotated files on disk.`,
+    message: `The rotation state ${file} is not valid${kept ? ` (kept as ${basename(aside)})` : ""}; the last rotations are rebuilt from the rotated files on disk.`,
   });
   return new Map();
 }

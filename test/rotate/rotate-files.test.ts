@@ -81,8 +81,8 @@ test("a dry run plans every action with reasons and changes nothing", async () =
         "shift app.log.1 -> app.log.2 (numbered copies move up one)",
         "rotate app.log -> app.log.1 (forced)",
         "create app.log (created)",
-        "delete app.log.4 (beyond keep 2; no archive-dir)",
         "delete app.log.3 (beyond keep 2; no archive-dir)",
+        "delete app.log.4 (beyond keep 2; no archive-dir)",
         "compress app.log.2 (compress; not the newest (delay-compress))",
       ],
     );
@@ -241,6 +241,25 @@ test("post-rotate command per log and a signal to the pid in a pid file", async 
     assert.match(failing.warnings[0]?.message ?? "", /exited with status 3: oops/);
   } finally {
     process.off("SIGHUP", onHup);
+    await cleanup();
+  }
+});
+
+test("an abort stops before the next log; what was rotated is in the state, the rest untouched", async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    for (const n of ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]) await writeFileAt(join(dir, `${n}.log`), `${n}\n`);
+    const controller = new AbortController();
+    const state = join(dir, "state.json");
+    const progress = { update: () => controller.abort(), done: () => {} };
+    const rules: RotateRule[] = [{ files: [join(dir, "*.log")], compress: "none", postRotate: "true" }];
+    await assert.rejects(rotate(rules, { force: true, stateFile: state, signal: controller.signal, progress }), { name: "AbortError" });
+    const saved = Object.keys((JSON.parse(await readFile(state, "utf8")) as { files: object }).files);
+    const rotated = (await readdir(join(dir, "backups"))).map((n) => join(dir, n.replace(/\.\d{4}-.*$/, "")));
+    assert.deepEqual(saved, rotated);
+    assert.equal(rotated.length, 1);
+    await assert.rejects(stat(`${state}.lock`), /ENOENT/);
+  } finally {
     await cleanup();
   }
 });
