@@ -189,7 +189,8 @@ class Run {
       const started = created && created > this.now ? this.now : created;
       const done = await rotateLog({ fs: this.fs, livePath: path, rule, copies, stat, started, now: this.now, dryRun: this.dryRun, onWarning: (w) => this.warn(w) }, (s) => {
         const reasons = s.kind === "rotate" ? [...decision.reasons, ...(s.note ? [s.note] : [])] : s.note ? [s.note] : [];
-        out.push({ kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons, status: this.status() });
+        out.push({ kind: s.kind, rule: rule.name, path: s.path, ...(s.to ? { to: s.to } : {}), reasons, status: s.error ? "failed" : this.status(), ...(s.error ? { error: s.error } : {}) });
+        if (s.error) this.result.failed++;
       });
       task.rotated = true;
       task.copyPath = done.copyPath;

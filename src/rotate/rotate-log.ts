@@ -29,6 +29,8 @@ export interface RotateStep {
   path: string;
   to?: string;
   note?: string;
+  /** The step failed (the rotation itself still happened). */
+  error?: string;
 }
 
 /**
@@ -80,8 +82,15 @@ export async function rotateLog(input: RotateLogInput, record: (s: RotateStep) =
     } else {
       record({ kind: "rotate", path: livePath, to: target, ...(note ? { note } : {}) });
       if (rule.mode === "create") {
-        const made = dryRun ? "created" : await createLive(input);
-        record({ kind: "create", path: livePath, note: made });
+        try {
+          const made = dryRun ? "created" : await createLive(input);
+          record({ kind: "create", path: livePath, note: made });
+        } catch (err) {
+          // The log is rotated; only its empty successor is missing, which the writer makes when it reopens.
+          const error = `Rotated ${livePath}, but could not create the new empty file (${sysCode(err) ?? (err as Error).message}); the writer creates it when it reopens its log.`;
+          record({ kind: "create", path: livePath, error });
+          input.onWarning({ code: "FAILED", path: livePath, message: error });
+        }
       }
     }
     if (dryRun) {
@@ -182,7 +191,13 @@ async function copyTruncate(fs: RotateFs, livePath: string, target: string, st: 
     await out.close();
     out = undefined;
     await fs.utimes(target, st.atime, (await live.stat()).mtime);
-    await live.truncate(0);
+    try {
+      await live.truncate(0);
+    } catch (err) {
+      // Not truncated: drop the copy, or its lines would be in two files.
+      await fs.unlink(target).catch(() => {});
+      throw err;
+    }
     return "moved";
   } finally {
     await out?.close().catch(() => {});

@@ -159,7 +159,7 @@ export class RotatingStream extends Writable {
     while (this.#maintaining) await this.#maintaining;
   }
 
-  /** Rotates now (at the next line boundary if the file ends mid-line), e.g. on SIGHUP. */
+  /** Rotates now, between two writes (e.g. on SIGHUP), whatever the rule says. */
   rotateNow(): void {
     this.flushSync();
     if (this.#size > 0) this.#rotate(this.#clock().getTime());
