@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
 import type { Repository } from "../repository/repository.js";
-import type { FromRestoreWorker, RestoreWorkerInit, VerifyFile, VerifyOutcome, WriteJob, WriteOutcome } from "./restore-protocol.js";
+import type { FromRestoreWorker, RestoreWorkerInit, TreeItem, VerifyFile, VerifyOutcome, WriteJob, WriteOutcome } from "./restore-protocol.js";
 
 /**
  * The main-thread side of the restore workers. Callers bound how many jobs they submit; each
@@ -28,7 +28,9 @@ export class RestorePool {
     const init: RestoreWorkerInit = { key: repo.masterKey(), idKey: repo.idKey };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
     for (let i = 0; i < Math.max(1, workers); i++) {
-      const w = new Worker(new URL(`./restore-worker.${ext}`, import.meta.url), { workerData: init });
+      // A roomy young generation whatever the process's flags (the CLI keeps the main
+      // thread's small): a worker makes a few short-lived buffers per blob.
+      const w = new Worker(new URL(`./restore-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
       const st: WorkerState = { w, jobs: new Map() };
       w.on("message", (m: FromRestoreWorker) => this.#onMessage(st, m));
       w.on("error", (err) => this.#fail(err));
@@ -53,6 +55,11 @@ export class RestorePool {
 
   verify(files: VerifyFile[]): Promise<VerifyOutcome[]> {
     return this.#submit((id) => ({ t: "verify", job: id, files }), []) as Promise<VerifyOutcome[]>;
+  }
+
+  /** Opens and checks tree blobs; per item the plain bytes or an error message. */
+  trees(items: TreeItem[]): Promise<(Uint8Array | string)[]> {
+    return this.#submit((id) => ({ t: "trees", job: id, items }), []) as Promise<(Uint8Array | string)[]>;
   }
 
   /** Tells every worker it may close these files (all their bytes are written). */
@@ -80,6 +87,7 @@ export class RestorePool {
     if (!p) return;
     st.jobs.delete(m.job);
     if (m.t === "written") p.resolve({ written: m.written, blobErrors: m.blobErrors, fileErrors: m.fileErrors });
+    else if (m.t === "trees") p.resolve(m.out);
     else p.resolve(m.files);
   }
 

@@ -533,7 +533,8 @@ export class TargetWriter {
       if (policy === "never" && !this.#created[i]) continue;
       const abs = this.abs(d.rel);
       try {
-        if (!lstatIfExists(abs)?.isDirectory()) continue;
+        // One this restore made is still the directory it made; any other is checked again.
+        if (state !== "fresh" && !lstatIfExists(abs)?.isDirectory()) continue;
         if (owners) lchownSync(abs, d.node.uid, d.node.gid);
         chmodSync(abs, d.node.mode & 0o7777);
         setTimes(native, abs, d.node.atime ? nsFromIso(d.node.atime) : undefined, nsFromIso(d.node.mtime));

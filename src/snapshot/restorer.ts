@@ -164,7 +164,7 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
       ...(opts.deleteFilter ? { deleteFilter: opts.deleteFilter } : {}),
     });
     // Directories are made while the walk goes on; a plan that fails leaves them behind, empty.
-    const planned = buildPlan(repo, opts.snapshot.tree, { filter, warn, onDir: (i) => writer.startDir(i), ...(opts.subPath !== undefined ? { subPath: opts.subPath } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, plan);
+    const planned = buildPlan(repo, opts.snapshot.tree, { filter, warn, onDir: (i) => writer.startDir(i), ...(pool ? { decoder: (items) => (pool as RestorePool).trees(items) } : {}), ...(opts.subPath !== undefined ? { subPath: opts.subPath } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, plan);
     try {
       await planned;
     } catch (err) {

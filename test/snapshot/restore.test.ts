@@ -7,7 +7,9 @@ import { after, before, describe, test } from "node:test";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import type { ProgressState } from "../../src/core/progress.js";
 import type { Repository } from "../../src/repository/repository.js";
+import { PackBuilder } from "../../src/repository/pack.js";
 import { backup } from "../../src/snapshot/archiver.js";
+import { RestoreFilter } from "../../src/snapshot/restore-filter.js";
 import { restore, type RestoreOptions } from "../../src/snapshot/restorer.js";
 import type { SnapshotWithId } from "../../src/snapshot/snapshot.js";
 import { decodeTree, type TreeNode } from "../../src/snapshot/tree.js";
@@ -71,15 +73,19 @@ describe("restore", () => {
 
   test("restores a whole snapshot below the target at its full paths", async () => {
     const src = fresh("src");
-    build(src, { "a.txt": "A", "sub/b.txt": "B", "empty/": null, "zero": "" });
+    const big = randomBytes(3 * 1024 * 1024);
+    // "copy" and "twice" reuse blobs: one blob goes to several files and offsets.
+    build(src, { "a.txt": "A", "sub/b.txt": "B", "empty/": null, "zero": "", "big": big, "sub/copy": big, "twice": Buffer.concat([big, big]) });
     const s = await snap(repo, src);
     const target = fresh("out");
     const r = await restore(repo, { snapshot: s, target });
     assert.deepEqual(r.errors, []);
     const at = join(target, src);
-    assert.deepEqual(list(at), ["a.txt", "empty/", "sub/", "sub/b.txt", "zero"]);
+    assert.deepEqual(list(at), ["a.txt", "big", "empty/", "sub/", "sub/b.txt", "sub/copy", "twice", "zero"]);
     assert.equal(readFileSync(join(at, "sub/b.txt"), "utf8"), "B");
-    assert.equal(r.filesRestored, 3);
+    assert.deepEqual(readFileSync(join(at, "sub/copy")), big);
+    assert.deepEqual(readFileSync(join(at, "twice")), Buffer.concat([big, big]));
+    assert.equal(r.filesRestored, 6);
   });
 
   test("a sub-path restores that directory's contents into the target", async () => {
@@ -253,6 +259,26 @@ describe("restore from damaged data", () => {
     throw new Error("not found");
   }
 
+  test("a blob whose pack is damaged is read from another pack that holds it", async () => {
+    const target = fresh("out");
+    const plain = readFileSync(join(src, "good1"));
+    const id = repo.blobId(plain);
+    const first = repo.index.lookup(id)?.pack ?? "";
+    // A second copy of the blob in a pack of its own (as an interrupted backup can leave).
+    const builder = new PackBuilder();
+    const enc = repo.encodeBlob(plain);
+    builder.add("data", id, enc.stored, enc.rawLength, enc.compressed);
+    const p = builder.finish(repo.crypter);
+    await repo.savePack(p.id, p.bytes);
+    repo.index.addPack(p.id, p.entries);
+    faulty.faults = { corruptLoad: (h) => h.type === "data" && h.name === first };
+    const r = await restoreDir(repo, s, src, target, { include: ["/good1"] });
+    faulty.faults = {};
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(readFileSync(join(target, "good1")), plain);
+    assert.equal(lstatSync(join(target, "good1")).mtimeMs, lstatSync(join(src, "good1")).mtimeMs, "metadata set after the retry");
+  });
+
   for (const fault of ["corrupt", "missing"] as const) {
     test(`a ${fault} pack fails the files that need it, naming them and the pack; the others restore`, async () => {
       const pack = await packOf("bad");
@@ -272,4 +298,38 @@ describe("restore from damaged data", () => {
       assert.equal(r.filesRestored, 2);
     });
   }
+});
+
+describe("RestoreFilter", () => {
+  const pick = (f: RestoreFilter, path: string, isDir = false) => {
+    // Decide along the path, as the walk does.
+    let d = f.root();
+    const parts = path.split("/").filter(Boolean);
+    parts.forEach((_, i) => {
+      d = f.decide(`/${parts.slice(0, i + 1).join("/")}`, i < parts.length - 1 || isDir, d);
+    });
+    return d;
+  };
+
+  test("excludes match the path or a parent, anchored or at any depth", () => {
+    const f = RestoreFilter.create([], ["*.log", "/srv/cache", "a/b"]);
+    assert.equal(pick(f, "/x/y.log").selected, false);
+    assert.equal(pick(f, "/srv/cache/z").selected, false);
+    assert.equal(pick(f, "/other/srv/cache").selected, true, "an anchored pattern matches from the root only");
+    assert.equal(pick(f, "/q/a/b/c").selected, false);
+    assert.equal(pick(f, "/q/a/bc").selected, true);
+    assert.equal(pick(f, "/.hidden.log").selected, false, "dotfiles match");
+  });
+
+  test("includes select matches, everything below them, and walk only into directories that may match", () => {
+    const f = RestoreFilter.create(["/srv/app/config", "*.md"]);
+    assert.equal(pick(f, "/srv/app/config/a.yml").selected, true);
+    assert.deepEqual(pick(f, "/srv/app", true), { selected: false, descend: true, included: false });
+    assert.deepEqual(pick(f, "/srv/other", true), { selected: false, descend: true, included: false }, '"*.md" may match anywhere');
+    assert.equal(pick(f, "/srv/other/x.txt").selected, false);
+    assert.equal(pick(f, "/deep/down/README.md").selected, true);
+    const g = RestoreFilter.create(["/srv/app/config"]);
+    assert.equal(pick(g, "/var", true).descend, false);
+    assert.equal(pick(g, "/srv/app/conf", true).descend, false);
+  });
 });
