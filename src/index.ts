@@ -46,3 +46,12 @@ export { rollback, rollbackPaths, type RollbackOptions, type RollbackResult, typ
 export { restoreInPlace, type RestoreInPlaceOptions, type RestoreInPlaceResult } from "./ops/restore-in-place.js";
 export { takeSafetySnapshot, SAFETY_RETENTION, type SafetySnapshotOptions, type SafetySnapshotResult } from "./ops/safety-snapshot.js";
 export { filtersOf, recordFilters } from "./snapshot/recorded-filters.js";
+export { exportSnapshot, type ExportOptions, type ExportResult } from "./ops/export.js";
+export { importArchive, type ImportOptions, type ImportResult } from "./ops/import.js";
+export { verifyArchive, type VerifyArchiveOptions, type VerifyArchiveResult } from "./ops/verify-archive.js";
+export type { ArchiveFormat } from "./ops/archive-format.js";
+export type { ArchiveManifest, ManifestFile } from "./ops/archive-manifest.js";
+export type { ArchiveProblem, ArchiveProblemKind } from "./ops/archive-check.js";
+export { ZipWriter, type ZipEntry } from "./snapshot/zip-writer.js";
+export { ZipReader, type ZipReadEntry } from "./snapshot/zip-reader.js";
+export { readTar, type TarReadEntry } from "./snapshot/tar-reader.js";

@@ -23,7 +23,9 @@ import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
 import { diffCommand } from "./commands/diff.js";
 import { dumpCommand } from "./commands/dump.js";
+import { exportCommand } from "./commands/export.js";
 import { forgetCommand } from "./commands/forget.js";
+import { importCommand } from "./commands/import.js";
 import { initCommand } from "./commands/init.js";
 import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
@@ -38,6 +40,7 @@ import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
 import { tagCommand } from "./commands/tag.js";
 import { unlockCommand } from "./commands/unlock.js";
+import { verifyArchiveCommand } from "./commands/verify-archive.js";
 import { versionCommand } from "./commands/version.js";
 
 export const commands: readonly CommandSpec<any>[] = [
@@ -58,6 +61,9 @@ export const commands: readonly CommandSpec<any>[] = [
   lsCommand,
   diffCommand,
   dumpCommand,
+  exportCommand,
+  verifyArchiveCommand,
+  importCommand,
   statsCommand,
   catCommand,
   keyCommand,

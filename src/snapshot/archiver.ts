@@ -229,6 +229,8 @@ class ArchiveContext {
   counts = emptyCounts();
   #hardlinks = new Map<string, Promise<{ ids: string[]; size: number } | undefined>>();
   #bytesDone = 0;
+  /** Nodes identical to their counterpart in the parent snapshot. */
+  #same = new WeakSet<TreeNode>();
   estimate: { files: number; bytes: number } | undefined;
 
   constructor(
@@ -308,7 +310,7 @@ class ArchiveContext {
       }
       const children: Promise<TreeNode | undefined>[] = [];
       for (const e of listing.entries) children.push((await this.entry(e.name, e.path, e.stat, parentSub, listing.scope)).value);
-      return later(this.#finishDir(node, old, children));
+      return later(this.#finishDir(node, old, children, parentSub?.size));
     }
     if (stat.isSymbolicLink()) {
       let target: Buffer;
@@ -318,16 +320,16 @@ class ArchiveContext {
         this.warn({ code: "UNREADABLE", message: `cannot read symlink ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
         return later(Promise.resolve(undefined));
       }
-      return later(Promise.resolve(nodeFromStat(name, stat, this.names, target)));
+      return later(Promise.resolve(this.#markSame(nodeFromStat(name, stat, this.names, target), old)));
     }
     const node = nodeFromStat(name, stat, this.names);
-    if (!stat.isFile()) return later(Promise.resolve(node));
+    if (!stat.isFile()) return later(Promise.resolve(this.#markSame(node, old)));
     this.counts.files_total++;
     this.counts.bytes_total += Number(stat.size);
     if (old && unchanged(old, node) && (old.content ?? []).every((id) => this.repo.index.has(Buffer.from(id, "hex")))) {
       this.counts.files_unmodified++;
       this.#advance(Number(stat.size), path);
-      return later(Promise.resolve({ ...node, content: old.content ?? [] }));
+      return later(Promise.resolve(this.#markSame({ ...node, content: old.content ?? [] }, old)));
     }
     const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
     const seen = linkKey ? this.#hardlinks.get(linkKey) : undefined;
@@ -345,8 +347,20 @@ class ArchiveContext {
     }));
   }
 
-  async #finishDir(node: TreeNode, old: TreeNode | undefined, children: Promise<TreeNode | undefined>[]): Promise<TreeNode> {
+  /** Remembers that a node is identical to the parent snapshot's (see #finishDir). */
+  #markSame(node: TreeNode, old: TreeNode | undefined): TreeNode {
+    if (old && sameNode(node, old)) this.#same.add(node);
+    return node;
+  }
+
+  async #finishDir(node: TreeNode, old: TreeNode | undefined, children: Promise<TreeNode | undefined>[], oldCount: number | undefined): Promise<TreeNode> {
     const nodes = await Promise.all(children);
+    // Every entry as it was, and as many: the directory's tree is the parent's, byte for
+    // byte, so it is reused without encoding, hashing or looking it up again.
+    if (old?.subtree && oldCount === nodes.length && nodes.every((n) => n !== undefined && this.#same.has(n))) {
+      this.counts.dirs_unmodified++;
+      return this.#markSame({ ...node, subtree: old.subtree }, old);
+    }
     const subtree = await this.#saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
     if (!old) this.counts.dirs_new++;
     else if (old.subtree === subtree) this.counts.dirs_unmodified++;
@@ -411,6 +425,24 @@ function later<T>(value: Promise<T>): Later<T> {
 /** The key a node is looked up by in its parent directory: its raw name bytes. */
 function nameKey(n: { name: string; name_raw?: string }): string {
   return nameBytes(n).toString("latin1");
+}
+
+const SAME_FIELDS = ["name", "name_raw", "type", "mode", "uid", "gid", "user", "group", "mtime", "ctime", "inode", "device", "links", "size", "subtree", "linktarget", "linktarget_raw", "rdev"] as const;
+
+/** Whether two nodes would encode the same (every stored field equal). */
+function sameNode(a: TreeNode, b: TreeNode): boolean {
+  for (const f of SAME_FIELDS) if (a[f] !== b[f]) return false;
+  const ca = a.content;
+  const cb = b.content;
+  if (ca === cb) return true;
+  if (!ca || !cb || ca.length !== cb.length) return false;
+  for (let i = 0; i < ca.length; i++) if (ca[i] !== cb[i]) return false;
+  // No field beyond those compared (a newer build's extra field means: encode anew).
+  return a.xattrs === undefined && b.xattrs === undefined && storedKeys(a) === storedKeys(b);
+}
+
+function storedKeys(n: TreeNode): number {
+  return Object.keys(n).length - (n.atime !== undefined ? 1 : 0);
 }
 
 function unchanged(old: TreeNode, now: TreeNode): boolean {
