@@ -92,6 +92,22 @@ test("lines stay whole: a rotation waits for a write that ends a line", async ()
   }
 });
 
+test("strings, Buffers and other encodings keep their order", async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const path = join(dir, "app.log");
+    const s = createRotatingStream(path, { size: null, interval: null, compress: "none" });
+    s.write("a é\n");
+    s.write(Buffer.from("b\n"));
+    s.write("632c0a", "hex");
+    s.write("d\n");
+    await finish(s);
+    assert.equal(await readFile(path, "utf8"), "a é\nb\nc,\nd\n");
+  } finally {
+    await cleanup();
+  }
+});
+
 test("interval rotation follows a clock across midnight in the zone; a clock going backwards gets counters, not lost lines", async () => {
   const { dir, cleanup } = await tempDir();
   try {
