@@ -195,11 +195,13 @@ class Exporter {
     const size = contentSize(this.repo, node, shown);
     const hash = createHash("sha256");
     let written = 0;
+    const self = this;
     const body = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
       for await (const c of chunks) {
         hash.update(c);
         written += c.length;
         yield c;
+        self.#advance(c.length, shown);
       }
     };
     await this.writer.file(e, size, body(blobChunks(this.repo, node, shown, this.opts.signal)));
@@ -213,7 +215,13 @@ class Exporter {
     const path = e.name.toString("utf8");
     const raw = Buffer.from(path, "utf8").equals(e.name) ? {} : { path_raw: e.name.toString("base64") };
     this.manifest.addFile({ path, ...raw, size, sha256, mode: modeText(node.mode), mtime: node.mtime });
-    this.#bytesDone += size;
+    // A hard link written as a link adds no content of its own.
+    this.#advance(0, shown);
+  }
+
+  /** Progress after `bytes` more of content (called per blob, so one large file moves the bar). */
+  #advance(bytes: number, shown: string): void {
+    this.#bytesDone += bytes;
     const est = this.estimate;
     const filesDone = this.manifest.totals.files;
     this.progress.update({

@@ -320,6 +320,7 @@ class Importer {
         if (len === buf.length) await cut(false);
       }
       if (this.signal?.aborted) throw new CofferError("INTERRUPTED", "The import was interrupted; no snapshot was written.");
+      this.progress.update({ phase: "import", filesDone: this.counts.files, bytesDone: this.counts.bytes + size, current: item.path });
     }
     await cut(true);
     return { ids, size, sha256: hash.digest("hex") };
