@@ -156,10 +156,9 @@ test("one-file-system: entries on another device than the root are left out, mou
   assert.deepEqual((await all.readDir(cat(root, "mnt"), top2.scope)).entries.map((e) => e.name.toString()), ["inner"]);
 });
 
-// The target is well under a second for 20k files on an idle machine (about 0.3 s measured,
-// most of it in lstat). The bound here is loose so a busy CI box passes; it still catches
-// work that grows with the square of the entries or of the depth.
-test("performance: 20k files scan in bounded time", async () => {
+// Speed is measured by benchmarks, never by timed tests (a busy machine fails them); this
+// checks that 20k entries under active patterns and ignore rules come back complete.
+test("20k files under patterns and ignore rules are all listed", async () => {
   const root = await newRoot();
   const dirs = 200;
   for (let d = 0; d < dirs; d++) {
@@ -169,7 +168,6 @@ test("performance: 20k files scan in bounded time", async () => {
   }
   await writeFile(cat(root, ".cofferignore"), "*.tmp\n!keep.tmp\nbuild/\n");
   const scanner = await Scanner.create({ excludes: ["*.o", "!x.o", `${root.toString()}/**/cache`] }, () => {});
-  const t0 = performance.now();
   let files = 0;
   const { entries, scope } = await readRoot(scanner, root);
   await Promise.all(
@@ -180,7 +178,5 @@ test("performance: 20k files scan in bounded time", async () => {
         files += inner.length;
       }),
   );
-  const ms = performance.now() - t0;
   assert.equal(files, dirs * 100);
-  assert.ok(ms < 5000, `scan took ${ms.toFixed(0)} ms`);
 });
