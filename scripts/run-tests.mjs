@@ -17,6 +17,7 @@ if (files.length === 0) {
   console.error("run-tests: no test files matched");
   process.exit(1);
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? "2";
+// Many tests wait on child processes (CLI runs, kills), so one more than the 2 cores overlaps them.
+const concurrency = process.env.TEST_CONCURRENCY ?? "3";
 const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);
