@@ -1,7 +1,10 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, fchmodSync, fchownSync, futimesSync, lutimesSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CofferError } from "../core/errors.js";
+import { strictUtf8 } from "./tree.js";
 
 /**
  * The optional native addon (native/coffer_native.c, built by node-gyp into
@@ -88,4 +91,13 @@ export function applyFdMeta(native: NativeFs | undefined, fd: number, m: FdMeta)
   if (m.uid !== undefined && m.gid !== undefined) fchownSync(fd, m.uid, m.gid);
   fchmodSync(fd, m.mode);
   setFdTimes(native, fd, m.atimeNs, m.mtimeNs);
+}
+
+/** A fifo, with the addon or else the mkfifo command (which needs a UTF-8 path). */
+export function makeFifo(native: NativeFs | undefined, abs: Buffer, mode: number): void {
+  if (native) return native.mkfifo(abs, mode);
+  const path = strictUtf8(abs);
+  if (path === undefined) throw new CofferError("UNSUPPORTED", "its name is not UTF-8 and the native addon is not built");
+  const r = spawnSync("mkfifo", ["-m", mode.toString(8), "--", path]);
+  if (r.status !== 0) throw new CofferError("UNSUPPORTED", `mkfifo failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
 }

@@ -1,24 +1,24 @@
+import { type BigIntStats, chmodSync, closeSync, ftruncateSync, lchownSync, mkdirSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { type BigIntStats, chmodSync, closeSync, mkdirSync, statSync, ftruncateSync, lchownSync, linkSync, readdirSync, readlinkSync, symlinkSync } from "node:fs";
-import { constants } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { CofferError, type ErrorCode, ioError, sysCode } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { WarningSink } from "../core/warning.js";
 import type { IndexedBlob } from "../repository/master-index.js";
 import type { Repository } from "../repository/repository.js";
 import { applyFdMeta, type FdMeta, type NativeFs, setTimes } from "./native.js";
-import type { FilterDecision, RestoreFilter } from "./restore-filter.js";
+import { overwriteAction } from "./overwrite-policy.js";
+import type { RestoreFilter } from "./restore-filter.js";
 import type { PlanDir, PlanEntry, RestorePlan } from "./restore-plan.js";
 import type { ActionKind, OverwritePolicy, RestoreResult } from "./restorer.js";
 import { createFileNoFollow, joinPath, lstatIfExists, makeRealDir, openForReadNoFollow, removeEntry } from "./safe-path.js";
-import { encodeName, linkTargetBytes, nsFromIso, strictUtf8, type TreeNode } from "./tree.js";
+import { nsFromIso, type TreeNode } from "./tree.js";
 
 /**
- * Everything a restore does in the target directory except writing file contents: creating
- * directories and files, deciding what to overwrite, hard links, symlinks and special files,
- * deleting, and metadata. In a dry run the same decisions are made and recorded, and nothing
- * is written. All paths are built below the target through checked directories (safe-path.ts).
+ * What a restore does in the target directory around the file contents: directories (made
+ * while the plan is walked), deciding what to overwrite and making room, creating files,
+ * and metadata; hard links, symlinks and special files are in restore-specials.ts, --delete
+ * in restore-delete.ts. In a dry run the same decisions are made and recorded, and nothing is
+ * written. All paths are built below the target through checked directories (safe-path.ts).
  */
 export interface TargetContext {
   repo: Repository;
@@ -72,7 +72,7 @@ export interface PreparedFiles {
 }
 
 /** ok: a directory that was there; fresh: made by this restore (so empty of anything else); missing: dry run, would be made. */
-type DirState = "ok" | "fresh" | "missing" | "bad";
+export type DirState = "ok" | "fresh" | "missing" | "bad";
 
 const DIR_CONCURRENCY = 16;
 
@@ -93,7 +93,7 @@ class Limiter {
   }
 }
 
-interface Primary {
+export interface Primary {
   abs: Buffer;
   content: string;
   job?: FileJob;
@@ -104,8 +104,10 @@ interface Primary {
 export class TargetWriter {
   readonly #state: DirState[] = [];
   readonly #created: boolean[] = [];
-  readonly #deferred: PlanEntry[] = [];
-  readonly #links: { entry: PlanEntry; primary: Primary }[] = [];
+  /** Symlinks and special files, made after all file contents (restore-specials.ts). */
+  readonly deferred: PlanEntry[] = [];
+  /** Hard links to make once their primary is written (restore-specials.ts). */
+  readonly links: { entry: PlanEntry; primary: Primary }[] = [];
   filesTotal = 0;
   filesDone = 0;
   bytesTotal = 0;
@@ -130,7 +132,8 @@ export class TargetWriter {
     this.ctx.result.errors.push({ path, message, code, ...(pack ? { pack } : {}) });
   }
 
-  #action(abs: Buffer, display: string | undefined, type: string, action: ActionKind): void {
+  /** Records what a dry run would do. */
+  action(abs: Buffer, display: string | undefined, type: string, action: ActionKind): void {
     this.ctx.result.actions?.push({ path: abs.toString(), ...(display !== undefined ? { snapshotPath: this.snapshotPath(display) } : {}), type, action });
   }
 
@@ -204,7 +207,7 @@ export class TargetWriter {
         return;
       } else {
         this.#state[i] = "missing";
-        this.#action(abs, d.display, "dir", st ? "overwrite" : "create");
+        this.action(abs, d.display, "dir", st ? "overwrite" : "create");
       }
       this.ctx.result.dirs++;
       return;
@@ -223,8 +226,12 @@ export class TargetWriter {
     }
   }
 
+  dirState(i: number): DirState | undefined {
+    return this.#state[i];
+  }
+
   /** What is at an entry's place in the target now (nothing, in a directory this restore made). */
-  #existing(entry: PlanEntry, abs: Buffer): BigIntStats | undefined {
+  existing(entry: PlanEntry, abs: Buffer): BigIntStats | undefined {
     const state = this.#state[entry.dir];
     return state === "missing" || state === "fresh" ? undefined : lstatIfExists(abs);
   }
@@ -239,7 +246,7 @@ export class TargetWriter {
       if (state === "bad") continue;
       const node = entry.node;
       if (node.type !== "file") {
-        this.#deferred.push(entry);
+        this.deferred.push(entry);
         continue;
       }
       this.filesTotal++;
@@ -248,12 +255,12 @@ export class TargetWriter {
       const key = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
       const primary = key !== undefined ? primaries.get(key) : undefined;
       if (primary && primary.content === content) {
-        this.#links.push({ entry, primary });
+        this.links.push({ entry, primary });
         continue;
       }
-      const existing = this.#existing(entry, abs);
-      const action = decide(existing, node, abs, this.ctx.policy);
-      if (dryRun) this.#action(abs, entry.display, "file", action);
+      const existing = this.existing(entry, abs);
+      const action = overwriteAction(existing, node, abs, this.ctx.policy);
+      if (dryRun) this.action(abs, entry.display, "file", action);
       if (key !== undefined) primaries.set(key, { abs, content, kept: action === "skip" });
       if (action === "skip") {
         this.ctx.result.filesSkipped++;
@@ -361,167 +368,6 @@ export class TargetWriter {
     this.error(job.abs.toString(), `${this.snapshotPath(job.entry.display)} was not fully restored: ${message}`, code, pack);
   }
 
-  /** Hard links, then symlinks and special files: after all file contents are written. */
-  linkAndSpecials(): void {
-    const { dryRun, result } = this.ctx;
-    for (const { entry, primary } of this.#links) {
-      const abs = this.abs(entry.rel);
-      const existing = this.#existing(entry, abs);
-      const prim = dryRun ? undefined : lstatIfExists(primary.abs);
-      let action: ActionKind;
-      if (existing && prim && existing.ino === prim.ino && existing.dev === prim.dev) action = "skip";
-      else action = decide(existing, entry.node, abs, this.ctx.policy) === "skip" ? "skip" : existing ? "overwrite" : "create";
-      this.filesDone++;
-      if (dryRun) this.#action(abs, entry.display, "hardlink", action);
-      if (action === "skip") {
-        result.filesSkipped++;
-        continue;
-      }
-      if (!dryRun && (primary.job?.failed || (!primary.job && !primary.kept) || !prim?.isFile())) {
-        this.error(abs.toString(), `${this.snapshotPath(entry.display)} was not restored: it is a hard link of ${primary.abs.toString()}, which was not restored.`, "IO");
-        continue;
-      }
-      try {
-        if (!dryRun) {
-          if (existing) removeEntry(abs, existing);
-          linkSync(primary.abs, abs);
-        }
-        result.filesRestored++;
-      } catch (err) {
-        this.error(abs.toString(), `The hard link ${abs.toString()} could not be made: ${(err as Error).message}`, "IO");
-      }
-    }
-    for (const entry of this.#deferred) this.#special(entry);
-    this.report();
-  }
-
-  #special(entry: PlanEntry): void {
-    const { dryRun, result, native, owners } = this.ctx;
-    const node = entry.node;
-    const abs = this.abs(entry.rel);
-    const existing = this.#existing(entry, abs);
-    const action = decide(existing, node, abs, this.ctx.policy);
-    const skip = (why: string): void => this.ctx.warn({ code: "SKIPPED", message: `${this.snapshotPath(entry.display)} (${node.type}) was not restored: ${why}`, path: abs.toString() });
-    if (node.type === "socket") return skip("sockets are made by the programs that listen on them");
-    if ((node.type === "dev" || node.type === "chardev") && !(owners && native)) return skip(owners ? "device nodes need the native addon" : "device nodes can only be made as root");
-    if (dryRun) this.#action(abs, entry.display, node.type, action);
-    if (action === "skip") {
-      result.filesSkipped++;
-      return;
-    }
-    if (dryRun) {
-      if (node.type === "symlink") result.symlinks++;
-      else result.specials++;
-      return;
-    }
-    try {
-      if (existing) removeEntry(abs, existing);
-      if (node.type === "symlink") {
-        // The link text is restored as it was; it is never followed by the restore.
-        symlinkSync(linkTargetBytes(node), abs);
-        result.symlinks++;
-      } else {
-        if (node.type === "fifo") makeFifo(native, abs, node.mode & 0o7777);
-        else (native as NativeFs).mknod(abs, (node.type === "dev" ? constants.S_IFBLK : constants.S_IFCHR) | (node.mode & 0o7777), BigInt(node.rdev ?? "0"));
-        result.specials++;
-      }
-    } catch (err) {
-      if (err instanceof CofferError && err.code === "UNSUPPORTED") return skip(err.message);
-      this.error(abs.toString(), `${this.snapshotPath(entry.display)} could not be restored: ${(err as Error).message}`, "IO");
-      return;
-    }
-    try {
-      if (owners) lchownSync(abs, node.uid, node.gid);
-      if (node.type !== "symlink") chmodSync(abs, node.mode & 0o7777);
-      setTimes(native, abs, node.atime ? nsFromIso(node.atime) : undefined, nsFromIso(node.mtime));
-    } catch (err) {
-      this.error(abs.toString(), `The metadata of ${abs.toString()} could not be set: ${(err as Error).message}`, "IO");
-    }
-  }
-
-  /** Removes what the target holds and the snapshot does not, within the selected part. */
-  deleteExtra(): void {
-    const real: boolean[] = [];
-    this.ctx.plan.dirs.forEach((d, i) => {
-      const state = this.#state[i];
-      let isReal: boolean;
-      if (state === "fresh") {
-        real.push(true); // made by this restore: holds nothing to delete
-        return;
-      }
-      if (i === 0 || d.materialize) isReal = state === "ok";
-      else isReal = real[d.parent] === true && lstatIfExists(this.abs(d.rel))?.isDirectory() === true;
-      real.push(isReal);
-      if (isReal) this.#deleteIn(this.abs(d.rel), d.display, d.names, d.decision);
-    });
-  }
-
-  #deleteIn(dir: Buffer, display: string, names: Set<string>, decision: FilterDecision): void {
-    let list: Buffer[];
-    try {
-      list = readdirSync(dir, { encoding: "buffer" });
-    } catch (err) {
-      this.error(dir.toString(), `${dir.toString()} could not be listed for --delete: ${(err as Error).message}`, "IO");
-      return;
-    }
-    for (const name of list) {
-      if (names.has(name.toString("latin1"))) continue;
-      const abs = joinPath(dir, name);
-      const st = lstatIfExists(abs);
-      if (!st) continue;
-      const path = `${display}/${encodeName(name).name}`;
-      const d = this.ctx.filter.decide(path, st.isDirectory(), decision);
-      if (d.selected && this.ctx.deleteFilter) {
-        this.#deleteFiltered(abs, st, this.ctx.deleteFilter);
-      } else if (d.selected) {
-        if (this.ctx.dryRun) this.#action(abs, undefined, typeOf(st), "delete");
-        else {
-          try {
-            removeEntry(abs, st);
-          } catch (err) {
-            this.error(abs.toString(), `${abs.toString()} could not be deleted: ${(err as Error).message}`, "IO");
-            continue;
-          }
-        }
-        this.ctx.result.deleted++;
-      } else if (d.descend && st.isDirectory()) {
-        this.#deleteIn(abs, path, new Set(), d);
-      }
-    }
-  }
-
-  /** Removes `abs` if `allow` says so, a directory entry by entry; returns whether it is (would be) gone. */
-  #deleteFiltered(abs: Buffer, st: BigIntStats, allow: (path: Buffer, stat: BigIntStats) => boolean): boolean {
-    if (!allow(abs, st)) return false;
-    if (st.isDirectory()) {
-      let list: Buffer[];
-      try {
-        list = readdirSync(abs, { encoding: "buffer" });
-      } catch (err) {
-        this.error(abs.toString(), `${abs.toString()} could not be listed for --delete: ${(err as Error).message}`, "IO");
-        return false;
-      }
-      let empty = true;
-      for (const name of list) {
-        const child = joinPath(abs, name);
-        const cst = lstatIfExists(child);
-        if (cst && !this.#deleteFiltered(child, cst, allow)) empty = false;
-      }
-      if (!empty) return false;
-    }
-    if (this.ctx.dryRun) this.#action(abs, undefined, typeOf(st), "delete");
-    else {
-      try {
-        removeEntry(abs, st);
-      } catch (err) {
-        this.error(abs.toString(), `${abs.toString()} could not be deleted: ${(err as Error).message}`, "IO");
-        return false;
-      }
-    }
-    this.ctx.result.deleted++;
-    return true;
-  }
-
   /** Directory metadata, children before parents, once nothing more is written below them. */
   finishDirs(): void {
     if (this.ctx.dryRun) return;
@@ -543,54 +389,4 @@ export class TargetWriter {
       }
     }
   }
-}
-
-/** What to do with an entry given what is in the target now. */
-function decide(existing: BigIntStats | undefined, node: TreeNode, abs: Buffer, policy: OverwritePolicy): ActionKind {
-  if (!existing) return "create";
-  switch (policy) {
-    case "never":
-      return "skip";
-    case "always":
-      return "overwrite";
-    case "if-newer":
-      return nsFromIso(node.mtime) > existing.mtimeNs ? "overwrite" : "skip";
-    case "if-changed":
-      return sameAsNode(existing, node, abs) ? "skip" : "overwrite";
-  }
-}
-
-function sameAsNode(st: BigIntStats, node: TreeNode, abs: Buffer): boolean {
-  switch (node.type) {
-    case "file":
-      return st.isFile() && st.size === BigInt(node.size) && st.mtimeNs === nsFromIso(node.mtime);
-    case "symlink":
-      try {
-        return st.isSymbolicLink() && readlinkSync(abs, { encoding: "buffer" }).equals(linkTargetBytes(node));
-      } catch {
-        return false;
-      }
-    case "fifo":
-      return st.isFIFO();
-    case "dev":
-    case "chardev":
-      return (node.type === "dev" ? st.isBlockDevice() : st.isCharacterDevice()) && st.rdev.toString() === (node.rdev ?? "");
-    default:
-      return false;
-  }
-}
-
-function typeOf(st: BigIntStats): string {
-  if (st.isDirectory()) return "dir";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isFile()) return "file";
-  return "other";
-}
-
-function makeFifo(native: NativeFs | undefined, abs: Buffer, mode: number): void {
-  if (native) return native.mkfifo(abs, mode);
-  const path = strictUtf8(abs);
-  if (path === undefined) throw new CofferError("UNSUPPORTED", "its name is not UTF-8 and the native addon is not built");
-  const r = spawnSync("mkfifo", ["-m", mode.toString(8), "--", path]);
-  if (r.status !== 0) throw new CofferError("UNSUPPORTED", `mkfifo failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
 }

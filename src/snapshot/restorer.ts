@@ -8,9 +8,11 @@ import type { Repository } from "../repository/repository.js";
 import { defaultWorkerCount } from "./archive-pool.js";
 import { loadNative } from "./native.js";
 import { verifyFiles, writeData } from "./restore-data.js";
+import { deleteExtra } from "./restore-delete.js";
 import { RestoreFilter } from "./restore-filter.js";
 import { buildPlan, emptyPlan } from "./restore-plan.js";
 import { RestorePool } from "./restore-pool.js";
+import { restoreLinksAndSpecials } from "./restore-specials.js";
 import { TargetWriter } from "./restore-target.js";
 import type { SnapshotWithId } from "./snapshot.js";
 
@@ -177,8 +179,8 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
     checkAbort(opts.signal);
     if (pool && files.jobs.some((f) => f.remaining > 0)) await writeData(writer, pool, files, opts.signal);
     checkAbort(opts.signal);
-    writer.linkAndSpecials();
-    if (opts.delete) writer.deleteExtra();
+    restoreLinksAndSpecials(writer);
+    if (opts.delete) deleteExtra(writer);
     writer.finishDirs();
     if (opts.verify && !opts.dryRun) {
       pool ??= new RestorePool(repo, opts.workers ?? defaultWorkerCount());

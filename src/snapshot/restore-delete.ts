@@ -1,0 +1,100 @@
+import { type BigIntStats, readdirSync } from "node:fs";
+import type { FilterDecision } from "./restore-filter.js";
+import type { TargetWriter } from "./restore-target.js";
+import { joinPath, lstatIfExists, removeEntry } from "./safe-path.js";
+import { encodeName } from "./tree.js";
+
+/**
+ * `--delete`: in every directory the restore covers, entries the snapshot does not list are
+ * removed when the filters select them (an excluded path is never removed). Directories this
+ * restore made hold nothing else and are skipped. With a `deleteFilter`, it decides too.
+ */
+/** Removes what the target holds and the snapshot does not, within the selected part. */
+export function deleteExtra(w: TargetWriter): void {
+  const real: boolean[] = [];
+  w.ctx.plan.dirs.forEach((d, i) => {
+    const state = w.dirState(i);
+    let isReal: boolean;
+    if (state === "fresh") {
+      real.push(true); // made by this restore: holds nothing to delete
+      return;
+    }
+    if (i === 0 || d.materialize) isReal = state === "ok";
+    else isReal = real[d.parent] === true && lstatIfExists(w.abs(d.rel))?.isDirectory() === true;
+    real.push(isReal);
+    if (isReal) deleteIn(w, w.abs(d.rel), d.display, d.names, d.decision);
+  });
+}
+
+function deleteIn(w: TargetWriter, dir: Buffer, display: string, names: Set<string>, decision: FilterDecision): void {
+  let list: Buffer[];
+  try {
+    list = readdirSync(dir, { encoding: "buffer" });
+  } catch (err) {
+    w.error(dir.toString(), `${dir.toString()} could not be listed for --delete: ${(err as Error).message}`, "IO");
+    return;
+  }
+  for (const name of list) {
+    if (names.has(name.toString("latin1"))) continue;
+    const abs = joinPath(dir, name);
+    const st = lstatIfExists(abs);
+    if (!st) continue;
+    const path = `${display}/${encodeName(name).name}`;
+    const d = w.ctx.filter.decide(path, st.isDirectory(), decision);
+    if (d.selected && w.ctx.deleteFilter) {
+      deleteFiltered(w, abs, st, w.ctx.deleteFilter);
+    } else if (d.selected) {
+      if (w.ctx.dryRun) w.action(abs, undefined, typeOf(st), "delete");
+      else {
+        try {
+          removeEntry(abs, st);
+        } catch (err) {
+          w.error(abs.toString(), `${abs.toString()} could not be deleted: ${(err as Error).message}`, "IO");
+          continue;
+        }
+      }
+      w.ctx.result.deleted++;
+    } else if (d.descend && st.isDirectory()) {
+      deleteIn(w, abs, path, new Set(), d);
+    }
+  }
+}
+
+/** Removes `abs` if `allow` says so, a directory entry by entry; returns whether it is (would be) gone. */
+function deleteFiltered(w: TargetWriter, abs: Buffer, st: BigIntStats, allow: (path: Buffer, stat: BigIntStats) => boolean): boolean {
+  if (!allow(abs, st)) return false;
+  if (st.isDirectory()) {
+    let list: Buffer[];
+    try {
+      list = readdirSync(abs, { encoding: "buffer" });
+    } catch (err) {
+      w.error(abs.toString(), `${abs.toString()} could not be listed for --delete: ${(err as Error).message}`, "IO");
+      return false;
+    }
+    let empty = true;
+    for (const name of list) {
+      const child = joinPath(abs, name);
+      const cst = lstatIfExists(child);
+      if (cst && !deleteFiltered(w, child, cst, allow)) empty = false;
+    }
+    if (!empty) return false;
+  }
+  if (w.ctx.dryRun) w.action(abs, undefined, typeOf(st), "delete");
+  else {
+    try {
+      removeEntry(abs, st);
+    } catch (err) {
+      w.error(abs.toString(), `${abs.toString()} could not be deleted: ${(err as Error).message}`, "IO");
+      return false;
+    }
+  }
+  w.ctx.result.deleted++;
+  return true;
+}
+
+function typeOf(st: BigIntStats): string {
+  if (st.isDirectory()) return "dir";
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isFile()) return "file";
+  return "other";
+}
