@@ -6,23 +6,25 @@ import { encodeName } from "./tree.js";
 
 /**
  * `--delete`: in every directory the restore covers, entries the snapshot does not list are
- * removed when the filters select them (an excluded path is never removed). Directories this
- * restore made hold nothing else and are skipped. With a `deleteFilter`, it decides too.
+ * removed when the filters select them (an excluded path is never removed). Only directories
+ * at or below the snapshot's backed-up paths count: their parents ("/", "/srv" for a backup
+ * of /srv/app) list just the way down, not what was beside it. Directories this restore made
+ * hold nothing else and are skipped. With a `deleteFilter`, it decides too.
  */
-/** Removes what the target holds and the snapshot does not, within the selected part. */
-export function deleteExtra(w: TargetWriter): void {
+export function deleteExtra(w: TargetWriter, backedUp: readonly string[]): void {
+  const inside = (path: string): boolean => backedUp.some((p) => p === "/" || path === p || path.startsWith(p.endsWith("/") ? p : `${p}/`));
   const real: boolean[] = [];
   w.ctx.plan.dirs.forEach((d, i) => {
     const state = w.dirState(i);
-    let isReal: boolean;
     if (state === "fresh") {
       real.push(true); // made by this restore: holds nothing to delete
       return;
     }
+    let isReal: boolean;
     if (i === 0 || d.materialize) isReal = state === "ok";
     else isReal = real[d.parent] === true && lstatIfExists(w.abs(d.rel))?.isDirectory() === true;
     real.push(isReal);
-    if (isReal) deleteIn(w, w.abs(d.rel), d.display, d.names, d.decision);
+    if (isReal && inside(w.ctx.plan.prefix + d.display || "/")) deleteIn(w, w.abs(d.rel), d.display, d.names, d.decision);
   });
 }
 

@@ -29,7 +29,10 @@ export interface RestoreOptions {
   subPath?: string;
   /** Re-read every restored file and check each chunk against its id. */
   verify?: boolean;
-  /** Remove what the target holds and the snapshot does not, within the restored (selected) part. */
+  /**
+   * Remove what the target holds and the snapshot does not, within the restored (selected)
+   * part and the snapshot's backed-up paths (never beside them in a parent directory).
+   */
   delete?: boolean;
   /**
    * With `delete`: asked for each entry `delete` would remove (its absolute path and lstat);
@@ -180,7 +183,7 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
     if (pool && files.jobs.some((f) => f.remaining > 0)) await writeData(writer, pool, files, opts.signal);
     checkAbort(opts.signal);
     restoreLinksAndSpecials(writer);
-    if (opts.delete) deleteExtra(writer);
+    if (opts.delete) deleteExtra(writer, opts.snapshot.paths);
     writer.finishDirs();
     if (opts.verify && !opts.dryRun) {
       pool ??= new RestorePool(repo, opts.workers ?? defaultWorkerCount());

@@ -166,6 +166,21 @@ describe("restore", () => {
     assert.equal(r.deleted, 2);
   });
 
+  test("--delete leaves alone what is beside the backed-up paths in their parents", async () => {
+    const src = fresh("src");
+    build(src, { "a.txt": "A" });
+    const s = await snap(repo, src);
+    const target = fresh("out");
+    build(target, { "other/keep": "k", [`${src.slice(1)}/extra`]: "x" });
+    build(join(target, dirname(src)), { "sibling-of-src": "s" });
+    const r = await restore(repo, { snapshot: s, target, delete: true });
+    assert.deepEqual(r.errors, []);
+    assert.ok(existsSync(join(target, "other/keep")));
+    assert.ok(existsSync(join(target, dirname(src), "sibling-of-src")));
+    assert.equal(existsSync(join(target, src, "extra")), false);
+    assert.equal(r.deleted, 1);
+  });
+
   test("--dry-run writes nothing and lists what it would do", async () => {
     const src = fresh("src");
     build(src, { "new.txt": "N", "same.txt": "S", "d/x": "X" });
