@@ -107,6 +107,9 @@ function planRanges(files: PreparedFiles): Range[] {
 }
 
 class RangeRunner {
+  /** The file finished last, for progress. */
+  #current: string | undefined;
+
   constructor(
     private readonly w: TargetWriter,
     private readonly pool: RestorePool,
@@ -192,6 +195,8 @@ class RangeRunner {
 
   #complete(done: FileJob[]): void {
     const close: number[] = [];
+    const last = done[done.length - 1];
+    if (last) this.#current = this.w.snapshotPath(last.entry.display);
     for (const job of done) {
       this.w.filesDone++;
       if (!job.metaByWorker) close.push(job.no);
@@ -201,7 +206,7 @@ class RangeRunner {
   }
 
   #report(): void {
-    this.w.report();
+    this.w.report(this.#current);
   }
 }
 

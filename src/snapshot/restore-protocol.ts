@@ -89,7 +89,8 @@ export interface VerifyOutcome {
 }
 
 export type FromRestoreWorker =
-  | ({ t: "written"; job: number } & WriteOutcome)
+  /** `data` is the job's pack bytes, handed back. */
+  | ({ t: "written"; job: number; data: Uint8Array } & WriteOutcome)
   | { t: "verified"; job: number; files: VerifyOutcome[] }
   /** Per item: the plain tree bytes, or why it could not be opened. */
   | { t: "trees"; job: number; out: (Uint8Array | string)[] }

@@ -25,7 +25,12 @@ const fds = new Map<number, number>();
 
 port.on("message", (m: ToRestoreWorker) => {
   try {
-    if (m.t === "write") send({ t: "written", job: m.job, ...write(m) });
+    if (m.t === "write") {
+      const out = write(m);
+      // The pack bytes go back to be freed by the main thread's collector, which runs often;
+      // this thread's rarely would, and they would pile up.
+      port.postMessage({ t: "written", job: m.job, ...out, data: m.data } satisfies FromRestoreWorker, [m.data.buffer as ArrayBuffer]);
+    }
     else if (m.t === "verify") send({ t: "verified", job: m.job, files: m.files.map(verify) });
     else if (m.t === "trees") {
       const out = m.items.map(openTree);
