@@ -37,7 +37,8 @@ export async function loadAllSnapshots(repo: Repository): Promise<SnapshotWithId
  * A metadata rewrite writes the new file before it removes the old one, so a crash can leave
  * both. Files with the same `original ?? id` are one snapshot: the current file is the newest
  * rewrite (a file with `original` set is newer than one without; among those, the latest
- * `rewritten` or `integrity.verified_at` time, then the greater id); the others are `stale`.
+ * `rewritten`, then the latest `integrity.verified_at`, then the greater id); the others are
+ * `stale`.
  */
 export function currentSnapshots<T extends SnapshotWithId>(all: readonly T[]): { current: T[]; stale: Map<string, T[]> } {
   const groups = new Map<string, T[]>();
@@ -59,12 +60,15 @@ export function currentSnapshots<T extends SnapshotWithId>(all: readonly T[]): {
 }
 
 function compareRewrites(a: SnapshotWithId, b: SnapshotWithId): number {
-  const rank = (s: SnapshotWithId): number => {
-    if (typeof s.original !== "string" || s.original === "") return Number.NEGATIVE_INFINITY;
-    const t = Math.max(Date.parse((s as { rewritten?: string }).rewritten ?? "") || 0, Date.parse(s.integrity?.verified_at ?? "") || 0);
-    return t;
-  };
-  return rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const isRewrite = (s: SnapshotWithId): number => (typeof s.original === "string" && s.original !== "" ? 1 : 0);
+  const time = (t: string | undefined): number => Date.parse(t ?? "") || 0;
+  return (
+    isRewrite(a) - isRewrite(b) ||
+    time((a as { rewritten?: string }).rewritten) - time((b as { rewritten?: string }).rewritten) ||
+    // A check's integrity stamp copies `rewritten` from the file it rewrites.
+    time(a.integrity?.verified_at) - time(b.integrity?.verified_at) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
 }
 
 export function matches(s: Snapshot, f: SnapshotFilter): boolean {
