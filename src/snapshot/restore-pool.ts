@@ -16,6 +16,7 @@ interface Pending {
 interface WorkerState {
   w: Worker;
   jobs: Map<number, Pending>;
+  exited: boolean;
 }
 
 export class RestorePool {
@@ -31,10 +32,11 @@ export class RestorePool {
       // A roomy young generation whatever the process's flags (the CLI keeps the main
       // thread's small): a worker makes a few short-lived buffers per blob.
       const w = new Worker(new URL(`./restore-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
-      const st: WorkerState = { w, jobs: new Map() };
+      const st: WorkerState = { w, jobs: new Map(), exited: false };
       w.on("message", (m: FromRestoreWorker) => this.#onMessage(st, m));
       w.on("error", (err) => this.#fail(err));
       w.on("exit", (code) => {
+        st.exited = true;
         if (code !== 0 && !this.#closing) this.#fail(new CofferError("IO", `A restore worker exited with code ${code}.`));
       });
       this.#workers.push(st);
@@ -107,7 +109,8 @@ export class RestorePool {
       this.#workers.map(
         (st) =>
           new Promise<void>((resolve) => {
-            const timer = setTimeout(() => void st.w.terminate(), 5000);
+            if (st.exited) return resolve();
+            const timer = setTimeout(() => void st.w.terminate().then(() => resolve()), 5000);
             st.w.once("exit", () => {
               clearTimeout(timer);
               resolve();

@@ -251,8 +251,9 @@ export class TargetWriter {
       }
       this.filesTotal++;
       const abs = this.abs(entry.rel);
-      const content = (node.content ?? []).join(",");
       const key = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
+      // Hard links of one inode have the same content; a pair that does not is two files.
+      const content = key !== undefined ? (node.content ?? []).join(",") : "";
       const primary = key !== undefined ? primaries.get(key) : undefined;
       if (primary && primary.content === content) {
         this.links.push({ entry, primary });
