@@ -27,6 +27,7 @@ export type { FilterOptions } from "./snapshot/filters.js";
 
 export { check, type CheckOptions, type CheckResult, type CheckProblem } from "./ops/check.js";
 export { repairIndex } from "./ops/repair-index.js";
+export { copy, type CopyOptions, type CopyResult, type CopiedSnapshot } from "./ops/copy.js";
 export { stats } from "./ops/stats.js";
 export { listKeys, removeKey, changePassword } from "./repository/keys.js";
 export { walkTree, lookupPath, type WalkEntry } from "./snapshot/walker.js";

@@ -21,6 +21,7 @@ import { backupCommand } from "./commands/backup.js";
 import { changeCommand } from "./commands/change.js";
 import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
+import { copyCommand } from "./commands/copy.js";
 import { diffCommand } from "./commands/diff.js";
 import { dumpCommand } from "./commands/dump.js";
 import { exportCommand } from "./commands/export.js";
@@ -57,6 +58,7 @@ export const commands: readonly CommandSpec<any>[] = [
   tagCommand,
   annotateCommand,
   checkCommand,
+  copyCommand,
   repairCommand,
   lsCommand,
   diffCommand,

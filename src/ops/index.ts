@@ -5,6 +5,7 @@
  * returning a result the CLI, the daemon and tests read; none prints or exits.
  */
 export * from "./check.js";
+export * from "./copy.js";
 export * from "./expiry.js";
 export * from "./pre-change.js";
 export * from "./prune.js";

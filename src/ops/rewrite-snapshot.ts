@@ -28,6 +28,8 @@ export interface RewriteOptions {
   onWarning?: WarningSink;
   /** How long to wait for a conflicting lock (ms; default 0: fail with LOCKED at once). */
   lockWaitMs?: number;
+  /** The caller already holds a lock on the repository (shared or exclusive): take none. */
+  locked?: boolean;
 }
 
 export interface RewriteResult {
@@ -51,7 +53,7 @@ export async function rewriteSnapshot(repo: Repository, ref: string, change: Sna
  * anything is written, so an unknown id changes nothing.
  */
 export async function rewriteSnapshots(repo: Repository, refs: readonly string[], change: SnapshotChange, opts: RewriteOptions = {}): Promise<RewriteResult[]> {
-  const lock = await Lock.acquire(repo, { exclusive: false, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}), ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}) });
+  const lock = opts.locked ? undefined : await Lock.acquire(repo, { exclusive: false, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}), ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}) });
   try {
     const chosen = new Map<string, SnapshotWithId>();
     for (const ref of refs) {
@@ -80,7 +82,7 @@ export async function rewriteSnapshots(repo: Repository, refs: readonly string[]
     }
     return out;
   } finally {
-    await lock.release();
+    await lock?.release();
   }
 }
 
