@@ -15,6 +15,7 @@ import { NameLookup } from "./names.js";
 import { nodeFromStat } from "./node-from-stat.js";
 import { recordFilters, resolveExcludeFiles } from "./recorded-filters.js";
 import { type DirScope, Scanner } from "./scanner.js";
+import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
 import { syncScanFs } from "./sync-scan-fs.js";
 import type { RetentionOverride, Snapshot, SnapshotFilters, SnapshotKind, SnapshotSummary, SnapshotWithId, ChangeInfo } from "./snapshot.js";
 import { listSnapshots, saveSnapshot } from "./snapshot-store.js";
@@ -41,6 +42,13 @@ export interface BackupOptions {
   onWarning?: WarningSink;
   signal?: AbortSignal;
   workers?: number;
+  /**
+   * Files stored with the content and metadata of another file: absolute snapshot path → the
+   * file read in its place (a consistent copy of a live SQLite database, a command's output).
+   * A substituted path may be one of `paths` (it need not exist itself) or lie inside one; its
+   * SQLite companions (`-wal`, `-shm`, `-journal` beside it) are left out of the walk.
+   */
+  substitutes?: ReadonlyMap<string, string>;
 }
 
 export interface BackupResult {
@@ -67,7 +75,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     warnings.push(w);
     opts.onWarning?.(w);
   };
-  const roots = await resolveRoots(opts.paths);
+  const roots = await resolveRoots(opts.paths, opts.substitutes);
   const host = opts.host ?? osHostname();
   const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: false, onWarning: warn });
   try {
@@ -77,7 +85,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const scanner = await Scanner.create(filters, warn, syncScanFs);
     const saver = new PackSaver(repo);
     const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers, opts.signal);
-    const ctx = new ArchiveContext(repo, scanner, saver, pool, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal);
+    const ctx = new ArchiveContext(repo, scanner, saver, pool, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal, opts.substitutes);
+    await warnLiveSqliteRoots(roots, opts.substitutes, warn);
     // The parent's totals are a free estimate for the progress display's ETA.
     if (parent?.summary) ctx.estimate = { files: parent.summary.files_total, bytes: parent.summary.bytes_total };
     try {
@@ -154,25 +163,26 @@ interface Root {
 }
 
 /** Checks that every path exists (before anything, even a repository, is created). */
-export async function checkPaths(paths: string[]): Promise<void> {
-  await resolveRoots(paths);
+export async function checkPaths(paths: string[], substitutes?: ReadonlyMap<string, string>): Promise<void> {
+  await resolveRoots(paths, substitutes);
 }
 
-async function resolveRoots(paths: string[]): Promise<Root[]> {
+async function resolveRoots(paths: string[], substitutes: ReadonlyMap<string, string> | undefined): Promise<Root[]> {
   if (paths.length === 0) throw new CofferError("USAGE", "Name at least one path to back up.");
   const roots: Root[] = [];
   for (const p of paths) {
     const abs = resolvePath(p);
+    const from = substitutes?.get(abs) ?? abs;
     let stat: BigIntStats;
     try {
-      stat = await lstat(abs, { bigint: true });
+      stat = await lstat(from, { bigint: true });
     } catch (err) {
       if (sysCode(err) === "ENOENT" || sysCode(err) === "ENOTDIR") {
         throw new CofferError("PATH_MISSING", `The path ${p} does not exist; nothing was backed up.`, { path: p });
       }
       throw ioError(err, `reading ${p}`);
     }
-    roots.push({ path: abs, bytes: Buffer.from(abs), stat });
+    roots.push({ path: abs, bytes: Buffer.from(from), stat });
   }
   // A path inside another given path is already covered by it.
   roots.sort((a, b) => a.path.localeCompare(b.path));
@@ -190,6 +200,17 @@ async function findParent(repo: Repository, opts: BackupOptions, host: string, p
   const key = [...paths].sort().join("\0");
   const same = all.filter((s) => (opts.source ? s.source === opts.source : s.hostname === host && [...s.paths].sort().join("\0") === key));
   return same[same.length - 1];
+}
+
+/** A given file that is a live SQLite database read as a plain file gets the SQLITE_WAL warning. */
+async function warnLiveSqliteRoots(roots: Root[], substitutes: ReadonlyMap<string, string> | undefined, warn: (w: Warning) => void): Promise<void> {
+  for (const r of roots) {
+    if (!r.stat.isFile() || substitutes?.has(r.path)) continue;
+    const slash = r.path.lastIndexOf("/");
+    const name = r.path.slice(slash + 1);
+    const wal = await lstat(`${r.path}-wal`).then(() => true, () => false);
+    if (wal && (await isLiveSqlite(r.path, new Set([`${name}-wal`]), name))) warn(sqliteWalWarning(r.path));
+  }
 }
 
 /** The given paths as a trie of path components; `root` marks a path given to back up. */
@@ -242,7 +263,13 @@ class ArchiveContext {
     readonly warn: (w: Warning) => void,
     readonly progress: Progress,
     readonly signal: AbortSignal | undefined,
-  ) {}
+    readonly substitutes?: ReadonlyMap<string, string>,
+  ) {
+    for (const path of substitutes?.keys() ?? []) for (const suffix of SQLITE_COMPANIONS) this.#companions.add(`${path}${suffix}`);
+  }
+
+  /** Files beside a substituted database that its copy replaces. */
+  #companions = new Set<string>();
 
   async loadTree(id: string): Promise<Map<string, TreeNode>> {
     const t = decodeTree(await this.repo.loadBlob("tree", Buffer.from(id, "hex")));
@@ -309,7 +336,21 @@ class ArchiveContext {
         return later(Promise.resolve(undefined));
       }
       const children: Promise<TreeNode | undefined>[] = [];
-      for (const e of listing.entries) children.push((await this.entry(e.name, e.path, e.stat, parentSub, listing.scope)).value);
+      const names = new Set(listing.entries.map((e) => e.name.toString()));
+      for (const e of listing.entries) {
+        const at = e.path.toString();
+        if (this.#companions.has(at)) continue;
+        const from = this.substitutes?.get(at);
+        if (from !== undefined) {
+          const st = await lstat(from, { bigint: true }).catch((err: unknown) => {
+            throw ioError(err, `reading ${from}, the copy of ${at}`);
+          });
+          children.push((await this.entry(e.name, Buffer.from(from), st, parentSub, listing.scope)).value);
+          continue;
+        }
+        if (e.stat.isFile() && names.has(`${e.name.toString()}-wal`) && (await isLiveSqlite(at, names, e.name.toString()))) this.warn(sqliteWalWarning(at));
+        children.push((await this.entry(e.name, e.path, e.stat, parentSub, listing.scope)).value);
+      }
       return later(this.#finishDir(node, old, children, parentSub?.size));
     }
     if (stat.isSymbolicLink()) {
@@ -427,22 +468,42 @@ function nameKey(n: { name: string; name_raw?: string }): string {
   return nameBytes(n).toString("latin1");
 }
 
-const SAME_FIELDS = ["name", "name_raw", "type", "mode", "uid", "gid", "user", "group", "mtime", "ctime", "inode", "device", "links", "size", "subtree", "linktarget", "linktarget_raw", "rdev"] as const;
-
-/** Whether two nodes would encode the same (every stored field equal). */
+/**
+ * Whether a new node would encode as the parent's did (every field coffer writes is equal).
+ * Written out field by field: a loop over field names made this one of the hottest functions
+ * of an unchanged backup. Fields only an old (or newer) build wrote are kept by reusing it.
+ */
 function sameNode(a: TreeNode, b: TreeNode): boolean {
-  for (const f of SAME_FIELDS) if (a[f] !== b[f]) return false;
+  if (
+    a.name !== b.name ||
+    a.type !== b.type ||
+    a.mode !== b.mode ||
+    a.mtime !== b.mtime ||
+    a.ctime !== b.ctime ||
+    a.size !== b.size ||
+    a.inode !== b.inode ||
+    a.device !== b.device ||
+    a.links !== b.links ||
+    a.uid !== b.uid ||
+    a.gid !== b.gid ||
+    a.user !== b.user ||
+    a.group !== b.group ||
+    a.subtree !== b.subtree ||
+    a.name_raw !== b.name_raw ||
+    a.linktarget !== b.linktarget ||
+    a.linktarget_raw !== b.linktarget_raw ||
+    a.rdev !== b.rdev ||
+    a.xattrs !== undefined ||
+    b.xattrs !== undefined
+  ) {
+    return false;
+  }
   const ca = a.content;
   const cb = b.content;
   if (ca === cb) return true;
   if (!ca || !cb || ca.length !== cb.length) return false;
   for (let i = 0; i < ca.length; i++) if (ca[i] !== cb[i]) return false;
-  // No field beyond those compared (a newer build's extra field means: encode anew).
-  return a.xattrs === undefined && b.xattrs === undefined && storedKeys(a) === storedKeys(b);
-}
-
-function storedKeys(n: TreeNode): number {
-  return Object.keys(n).length - (n.atime !== undefined ? 1 : 0);
+  return true;
 }
 
 function unchanged(old: TreeNode, now: TreeNode): boolean {
