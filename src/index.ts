@@ -56,3 +56,30 @@ export type { ArchiveProblem, ArchiveProblemKind } from "./ops/archive-check.js"
 export { ZipWriter, type ZipEntry } from "./snapshot/zip-writer.js";
 export { ZipReader, type ZipReadEntry } from "./snapshot/zip-reader.js";
 export { readTar, type TarReadEntry } from "./snapshot/tar-reader.js";
+export {
+  loadConfig,
+  loadConfigSync,
+  parseConfig,
+  checkConfigText,
+  findConfigFile,
+  configSearchPath,
+  configJsonSchema,
+  configIssues,
+  formatIssue,
+  maskedConfig,
+  resolvePasswordSource,
+  describePasswordSource,
+  starterConfig,
+  type CofferConfig,
+  type ConfigIssue,
+  type RepositoryConfig,
+  type PasswordSource,
+  type PolicyConfig,
+  type JobConfig,
+  type JobKind,
+  type Schedule,
+  type RecordsConfig,
+  type NotifyConfig,
+  type HealthConfig,
+} from "./config/index.js";
+export { backupSource, checkSource, copySqliteDatabase, runCommandToFile, type SourceConfig, type SourceBackupOptions, type SourceBackupResult } from "./sources/index.js";

@@ -21,6 +21,7 @@ import { backupCommand } from "./commands/backup.js";
 import { changeCommand } from "./commands/change.js";
 import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
+import { configCommand } from "./commands/config.js";
 import { copyCommand } from "./commands/copy.js";
 import { diffCommand } from "./commands/diff.js";
 import { dumpCommand } from "./commands/dump.js";
@@ -70,6 +71,7 @@ export const commands: readonly CommandSpec<any>[] = [
   catCommand,
   keyCommand,
   unlockCommand,
+  configCommand,
   rotateCommand,
   versionCommand,
 ];

@@ -11,7 +11,9 @@ import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { CofferError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
-import { defaultRepoLocation, promptHidden, resolvePassword, type Env } from "./password.js";
+import { resolvePasswordSource } from "../config/password.js";
+import { chooseRepository, type ConfiguredRepository } from "./config-file.js";
+import { promptHidden, resolvePassword, type Env } from "./password.js";
 import { createProgressBar, type ProgressBar } from "./progress-bar.js";
 
 export type { Env } from "./password.js";
@@ -61,6 +63,8 @@ export interface GlobalOptions {
   debug: boolean;
   /** False with --no-progress. */
   progress: boolean;
+  /** --config, else COFFER_CONFIG; undefined: ./coffer.yaml, then $XDG_CONFIG_HOME/coffer/coffer.yaml. */
+  config: string | undefined;
 }
 
 /** Declares the global options on the root command. Subcommands must not reuse these flags. */
@@ -73,7 +77,8 @@ export function addGlobalOptions(program: Command): void {
     .option("-q, --quiet", "print only results, warnings and errors")
     .option("-v, --verbose", "print more about what is done (repeat for more)", (_: string, prev: number) => prev + 1, 0)
     .option("--debug", "print stack traces and internal details on errors")
-    .option("--no-progress", "do not draw a progress bar");
+    .option("--no-progress", "do not draw a progress bar")
+    .option("--config <file>", "the configuration (default ./coffer.yaml, then $XDG_CONFIG_HOME/coffer/coffer.yaml; env: COFFER_CONFIG)");
 }
 
 /** Global options from commander's parsed values plus the environment. */
@@ -89,6 +94,7 @@ export function globalOptionsFrom(values: Record<string, unknown>, env: Env): Gl
     verbose: typeof values.verbose === "number" ? values.verbose : 0,
     debug: values.debug === true,
     progress: values.progress !== false,
+    config: str(values.config) ?? str(env.COFFER_CONFIG),
   };
   if (opts.quiet && opts.verbose > 0) {
     throw new CofferError("USAGE", "--quiet and --verbose cannot be used together; choose one.");
@@ -108,6 +114,8 @@ export interface RepositoryChoice {
   location: string;
   /** No repository was named: the default local one is used (and may be created). */
   isDefault: boolean;
+  /** The repository's name in the configuration, when -r named one of its repositories (or it is its default). */
+  name?: string;
 }
 
 export interface PasswordOptions {
@@ -170,8 +178,9 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
   });
   const stdout = around(io.stdout);
   const stderr = around(io.stderr);
-  const repository: RepositoryChoice =
-    options.repo !== undefined ? { location: options.repo, isDefault: false } : { location: defaultRepoLocation(io.env), isDefault: true };
+  // Chosen when a command first asks: only then may the configuration be read (see config-file.ts).
+  let chosen: ConfiguredRepository | undefined;
+  const choose = (): ConfiguredRepository => (chosen ??= chooseRepository(options, io.env));
   let password: string | undefined;
   let prompted = false;
   const stdin = io.stdinIsTTY ? io.stdin : undefined;
@@ -190,9 +199,18 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
     color: { stdout: colorEnabled(io.env, io.stdoutIsTTY), stderr: colorEnabled(io.env, io.stderrIsTTY) },
     clock: io.clock,
     signal,
-    repository,
+    get repository(): RepositoryChoice {
+      const { location, isDefault, name } = choose();
+      return { location, isDefault, ...(name !== undefined ? { name } : {}) };
+    },
     async password(opts = {}) {
       if (password !== undefined) return password;
+      const repository = choose();
+      // A configured repository's own password source comes after the flags, before the environment.
+      if (repository.passwordSource !== undefined && options.passwordCommand === undefined && options.passwordFile === undefined) {
+        password = await resolvePasswordSource(repository.passwordSource, { env: io.env, signal, where: `repository ${repository.name ?? repository.location}` });
+        return password;
+      }
       const resolved = await resolvePassword({
         flags: { passwordCommand: options.passwordCommand, passwordFile: options.passwordFile },
         env: io.env,
@@ -215,7 +233,7 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
     async passwordRetry() {
       if (!prompted || prompt.prompt === undefined) return undefined;
       password = undefined;
-      const again = await prompt.prompt(`wrong password, try again for ${repository.location}: `);
+      const again = await prompt.prompt(`wrong password, try again for ${choose().location}: `);
       if (again === "") throw new CofferError("NO_PASSWORD", "An empty password is not allowed; enter the repository's password.");
       password = again;
       return again;

@@ -7,7 +7,6 @@
  */
 export { checkDue, type DueDecision, type DueInput } from "./check-due.js";
 export { compressFile, type CompressResult } from "./compress-file.js";
-export { loadRules, rulesFromDocument } from "./load-rules.js";
 export { parseLogrotateConfig, readLogrotateConfig, type LogrotateConversion } from "./logrotate-config.js";
 export { planCopies, type CopyStep } from "./plan-copies.js";
 export type { RotateAction, RotateResult } from "./rotate-action.js";

@@ -72,7 +72,7 @@ test("coffer rotate exits 1 when an action failed, after printing what was done;
     await writeFile(join(dir, "bad.json"), JSON.stringify({ rotate: [{ files: ["a.log"], "keep-forever": true }] }));
     const bad = await cli(["rotate", "--config", join(dir, "bad.json"), "--state", join(dir, "s.json")]);
     assert.equal(bad.code, 1);
-    assert.match(bad.err, /bad\.json: rotate\[0\]: unknown setting "keep-forever"/);
+    assert.match(bad.err, /bad\.json:1:\d+: rotate\[0\]\.keep-forever: unknown setting "keep-forever"/);
   } finally {
     await cleanup();
   }

@@ -1,10 +1,12 @@
 
 import { shortId } from "../../core/hex.js";
-import { backup, checkPaths } from "../../snapshot/archiver.js";
+import { backupSource, checkSource, type SourceBackupResult } from "../../sources/backup-source.js";
+import { backup, checkPaths, type BackupResult } from "../../snapshot/archiver.js";
 import { collect, defineCommand, InvalidArgumentError } from "../command.js";
+import { configuredSource } from "../config-file.js";
 import { formatBytes, formatDuration } from "../format.js";
 import { openRepo } from "../open-repo.js";
-import { printJson, printLine, warningPrinter } from "../output.js";
+import { printInfo, printJson, printLine, printVerbose, warningPrinter } from "../output.js";
 import { parseSize } from "../parse-size.js";
 
 interface BackupOpts {
@@ -24,6 +26,7 @@ interface BackupOpts {
   parent?: string;
   force?: boolean;
   workers?: number;
+  source?: string;
 }
 
 export const backupCommand = defineCommand<BackupOpts>({
@@ -32,15 +35,17 @@ export const backupCommand = defineCommand<BackupOpts>({
   description:
     "Back up the given paths into a new snapshot. Files unchanged since the parent snapshot (same host and paths) are not read " +
     "again. Files that cannot be read are reported and left out; the snapshot is still saved and the exit code is 3. " +
-    "Without -r, the default local repository is used and created on first use.",
+    "Without -r, the default local repository is used and created on first use. With --source, a source of the configuration " +
+    "(coffer.yaml) is backed up instead of paths: its files, consistent copies of its SQLite databases, or its command's output.",
   examples: [
     "coffer backup ~/my-app                                  # into the default repository",
     "coffer -r /mnt/backup backup ~/my-app --tag weekly",
     "coffer backup . --ignore-file .gitignore --exclude node_modules",
     "coffer backup /srv/data --exclude-caches --exclude-larger-than 1G --one-file-system",
     "coffer backup ~/notes --dry-run --json",
+    "coffer backup --source app-db                           # a source of ./coffer.yaml, into its repository",
   ],
-  arguments: [{ name: "<paths...>", description: "files and directories to back up" }],
+  arguments: [{ name: "[paths...]", description: "files and directories to back up (or --source)" }],
   options: [
     { flags: "-e, --exclude <pattern>", description: "leave out paths matching a glob pattern (repeatable)", parse: collect, default: [] },
     { flags: "--iexclude <pattern>", description: "like --exclude, ignoring case (repeatable)", parse: collect, default: [] },
@@ -57,17 +62,19 @@ export const backupCommand = defineCommand<BackupOpts>({
     { flags: "--time <timestamp>", description: "record this time instead of now (ISO 8601, e.g. 2026-01-31T02:00:00Z)", parse: parseTime },
     { flags: "--parent <snapshot>", description: "compare against this snapshot instead of the latest with the same host and paths" },
     { flags: "-f, --force", description: "read every file, ignoring the parent snapshot" },
+    { flags: "--source <name>", description: "back up this source of the configuration (its paths, databases or command output) into one snapshot" },
     { flags: "--workers <n>", description: "worker threads for chunking, hashing and compression", parse: (v: string) => Number.parseInt(v, 10), hidden: true },
   ],
   async run(ctx, paths, opts) {
+    const source = opts.source !== undefined ? await configuredSource(ctx, opts.source, paths) : undefined;
     // A missing path must not create the default repository (or anything else).
-    await checkPaths(paths);
+    if (source !== undefined) await checkSource(source);
+    else await checkPaths(paths);
     const repo = await openRepo(ctx, { create: !opts.dryRun });
     const warnings = warningPrinter(ctx);
     const progress = ctx.progress();
     try {
-      const r = await backup(repo, {
-        paths,
+      const common = {
         filters: {
           excludes: opts.exclude,
           iexcludes: opts.iexclude,
@@ -88,10 +95,27 @@ export const backupCommand = defineCommand<BackupOpts>({
         progress,
         onWarning: warnings,
         signal: ctx.signal,
-      });
+      };
+      const r: BackupResult & { source?: string; staged?: SourceBackupResult["staged"] } =
+        source !== undefined
+          ? await backupSource(repo, source, {
+              ...common,
+              env: ctx.env,
+              onStage: (e) => printInfo(ctx, e.kind === "sqlite" ? `copying the database ${e.path}` : `running the command of source ${source.name}`),
+              onStderr: (text) => printVerbose(ctx, text.trimEnd()),
+            })
+          : await backup(repo, { ...common, paths });
       const s = r.summary;
       if (ctx.options.json) {
-        printJson(ctx, { snapshot_id: r.snapshot?.id ?? null, parent: r.parent ?? null, dry_run: r.dryRun, partial: r.partial, summary: s, warnings: r.warnings });
+        printJson(ctx, {
+          snapshot_id: r.snapshot?.id ?? null,
+          parent: r.parent ?? null,
+          ...(r.source !== undefined ? { source: r.source, staged: r.staged } : {}),
+          dry_run: r.dryRun,
+          partial: r.partial,
+          summary: s,
+          warnings: r.warnings,
+        });
       } else {
         if (r.parent) printLine(ctx, `using parent snapshot ${shortId(r.parent)}`);
         printLine(ctx, `Files:  ${s.files_new} new, ${s.files_changed} changed, ${s.files_unmodified} unmodified${s.files_failed ? `, ${s.files_failed} unreadable` : ""}`);

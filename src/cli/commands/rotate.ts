@@ -1,18 +1,17 @@
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { CofferError } from "../../core/errors.js";
-import { loadRules } from "../../rotate/load-rules.js";
 import { readLogrotateConfig } from "../../rotate/logrotate-config.js";
 import type { RotateAction } from "../../rotate/rotate-action.js";
 import { rotate } from "../../rotate/rotate-files.js";
 import type { RotateWarning } from "../../rotate/rotate-warning.js";
 import type { RotateRule } from "../../rotate/rule.js";
 import { collect, defineCommand, InvalidArgumentError } from "../command.js";
+import { cliConfigFile, loadCliConfig } from "../config-file.js";
 import type { Env } from "../context.js";
 import { printJson, printLine, printVerbose, printWarning } from "../output.js";
 
 interface RotateFlags {
-  config?: string;
   fromLogrotate?: string[];
   dryRun?: boolean;
   force?: boolean;
@@ -38,18 +37,18 @@ export const rotateCommand = defineCommand<RotateFlags>({
   summary: "rotate, compress, archive and expire log files",
   description:
     "Apply log rotation rules: rotate each log that is due (by size or by calendar interval, unless under min-size or " +
-    "younger than min-age), then compress, archive and delete its old copies as the rules say. Rules come from a JSON " +
-    'file ({"rotate": [{"files": ["logs/*.log"], …}]}) or from a logrotate configuration, which is applied as logrotate ' +
+    "younger than min-age), then compress, archive and delete its old copies as the rules say. Rules come from the " +
+    "rotate section of coffer.yaml (./coffer.yaml, $XDG_CONFIG_HOME/coffer/coffer.yaml, or the file --config names; a JSON " +
+    'file {"rotate": [...]} reads the same) or from a logrotate configuration, which is applied as logrotate ' +
     "would (unsupported directives are named in warnings). A state file remembers the last rotations; a lock next to " +
     "it keeps two rotators apart: a second one waits up to --lock-wait seconds, then exits with code 11.",
   examples: [
-    "coffer rotate --config rotate.json",
-    "coffer rotate --config rotate.json --dry-run      # show what would be done, and why",
+    "coffer rotate                                     # the rotate rules of ./coffer.yaml",
+    "coffer --config /etc/coffer/app.yaml rotate --dry-run   # show what would be done, and why",
     "coffer rotate --from-logrotate /etc/logrotate.d/nginx --force",
     "coffer rotate --from-logrotate app.conf --state /var/lib/coffer/rotate.json --json",
   ],
   options: [
-    { flags: "--config <file>", description: "rotation rules, JSON: {\"rotate\": [rules…]}" },
     { flags: "--from-logrotate <file>", description: "read rules from a logrotate configuration (repeatable)", parse: collect, default: [] },
     { flags: "-n, --dry-run", description: "show what would be done, change nothing" },
     { flags: "-f, --force", description: "rotate every log now, whatever its triggers say (empty ones only with if-empty)" },
@@ -57,12 +56,22 @@ export const rotateCommand = defineCommand<RotateFlags>({
     { flags: "--lock-wait <seconds>", description: "how long to wait for another rotation", default: 10, parse: seconds },
   ],
   async run(ctx, _args, opts) {
-    const sources = [...(opts.config ? [opts.config] : []), ...(opts.fromLogrotate ?? [])];
-    if (sources.length === 0) throw new CofferError("USAGE", "Name the rules: --config FILE (JSON) or --from-logrotate FILE.");
+    const fromLogrotate = opts.fromLogrotate ?? [];
+    // A configuration found by looking (not named) counts only when no logrotate file is given.
+    const configFile = ctx.options.config !== undefined || fromLogrotate.length === 0 ? cliConfigFile(ctx) : undefined;
+    if (configFile === undefined && fromLogrotate.length === 0) {
+      throw new CofferError("USAGE", "Name the rules: a coffer.yaml with a rotate section (here, in $XDG_CONFIG_HOME/coffer/, or --config FILE), or --from-logrotate FILE.");
+    }
     const rules: RotateRule[] = [];
     const warn = (w: RotateWarning): void => printWarning(ctx, w.path !== undefined && !w.message.includes(w.path) ? `${w.path}: ${w.message}` : w.message);
-    if (opts.config) rules.push(...(await loadRules(opts.config)));
-    for (const file of opts.fromLogrotate ?? []) {
+    if (configFile !== undefined) {
+      const config = await loadCliConfig(ctx);
+      if (config.rotate.length === 0 && fromLogrotate.length === 0) {
+        throw new CofferError("USAGE", `${configFile} has no rotate rules; add a rotate section (rotate: {logs: {files: [logs/*.log]}}) or use --from-logrotate FILE.`);
+      }
+      rules.push(...config.rotate);
+    }
+    for (const file of fromLogrotate) {
       const conv = await readLogrotateConfig(file);
       for (const w of conv.warnings) warn(w);
       rules.push(...conv.rules);
