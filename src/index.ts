@@ -47,6 +47,8 @@ export { rollback, rollbackPaths, type RollbackOptions, type RollbackResult, typ
 export { restoreInPlace, type RestoreInPlaceOptions, type RestoreInPlaceResult } from "./ops/restore-in-place.js";
 export { takeSafetySnapshot, SAFETY_RETENTION, type SafetySnapshotOptions, type SafetySnapshotResult } from "./ops/safety-snapshot.js";
 export { filtersOf, recordFilters } from "./snapshot/recorded-filters.js";
+export { writeVersioned, saveVersion, makeBak, restoreBak, listBaks, cleanBaks, installBakHook, type WriteVersionedOptions, type WriteVersionedResult, type MakeBakOptions, type CleanBaksOptions } from "./rotate/index.js";
+export { archiveRecords, pruneArchives, appendRecords, lockRecords, type ArchiveRecordsOptions, type ArchiveRecordsResult, type PruneArchivesOptions, type PruneArchivesResult } from "./records/index.js";
 export { exportSnapshot, type ExportOptions, type ExportResult } from "./ops/export.js";
 export { importArchive, type ImportOptions, type ImportResult } from "./ops/import.js";
 export { verifyArchive, type VerifyArchiveOptions, type VerifyArchiveResult } from "./ops/verify-archive.js";

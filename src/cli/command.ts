@@ -47,6 +47,12 @@ export interface CommandSpec<O = Record<string, any>> {
   /** For command groups such as `key add|list|remove`. */
   subcommands?: CommandSpec<any>[];
   /**
+   * `opts` also holds the parent commands' options. Commander gives an option that a parent
+   * and its subcommand both declare to the parent (`bak --keep` and `bak clean --keep`), so
+   * such a subcommand reads it from there. The parent's option should have no default.
+   */
+  inheritOptions?: boolean;
+  /**
    * The work. `args` are the positional values in order (a variadic one flattened in),
    * `opts` the command's own options, camelCased. Global options are in `ctx.options`.
    * Required for a command without subcommands.
@@ -107,7 +113,7 @@ export function attachCommand(parent: Command, spec: CommandSpec<any>, invoke: I
     cmd.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
       const args = self.processedArgs.flatMap((a: unknown) => (a === undefined ? [] : Array.isArray(a) ? (a as string[]) : [String(a)]));
-      await invoke(spec, self, path, args, self.opts());
+      await invoke(spec, self, path, args, spec.inheritOptions === true ? self.optsWithGlobals() : self.opts());
     });
   }
   return cmd;

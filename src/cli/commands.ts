@@ -18,6 +18,7 @@
 import type { CommandSpec } from "./command.js";
 import { annotateCommand } from "./commands/annotate.js";
 import { backupCommand } from "./commands/backup.js";
+import { bakCommand } from "./commands/bak.js";
 import { changeCommand } from "./commands/change.js";
 import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
@@ -33,6 +34,7 @@ import { keyCommand } from "./commands/key.js";
 import { lsCommand } from "./commands/ls.js";
 import { preChangeCommand } from "./commands/pre-change.js";
 import { pruneCommand } from "./commands/prune.js";
+import { recordsCommand } from "./commands/records.js";
 import { repairCommand } from "./commands/repair.js";
 import { restoreCommand } from "./commands/restore.js";
 import { revisionCommand } from "./commands/revision.js";
@@ -44,6 +46,7 @@ import { tagCommand } from "./commands/tag.js";
 import { unlockCommand } from "./commands/unlock.js";
 import { verifyArchiveCommand } from "./commands/verify-archive.js";
 import { versionCommand } from "./commands/version.js";
+import { versionsCommand } from "./commands/versions.js";
 
 export const commands: readonly CommandSpec<any>[] = [
   initCommand,
@@ -73,5 +76,8 @@ export const commands: readonly CommandSpec<any>[] = [
   unlockCommand,
   configCommand,
   rotateCommand,
+  bakCommand,
+  recordsCommand,
+  versionsCommand,
   versionCommand,
 ];
