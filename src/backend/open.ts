@@ -4,6 +4,8 @@ import { CofferError } from "../core/errors.js";
 import type { Backend } from "./backend.js";
 import { LimitBackend } from "./limit.js";
 import { LocalBackend } from "./local.js";
+import { parseRcloneUrl, RcloneBackend } from "./rclone.js";
+import { parseRestUrl, RestBackend } from "./rest.js";
 import { RetryBackend, type RetryOptions } from "./retry.js";
 
 /** Schemes DESIGN.md names whose drivers are not written yet. */
@@ -17,6 +19,8 @@ const PLANNED = new Set(["s3", "sftp", "rest", "rclone"]);
  */
 export function openBackend(url: string): Backend {
   const scheme = /^([a-z][a-z0-9]*):/.exec(url)?.[1];
+  if (scheme === "rest") return new RestBackend(parseRestUrl(url));
+  if (scheme === "rclone") return new RcloneBackend(parseRcloneUrl(url));
   if (scheme !== undefined && PLANNED.has(scheme)) {
     throw new CofferError("UNSUPPORTED", `${scheme}: backends are not available in this build yet; use a local path (or local:PATH) for the repository.`, {
       scheme,
