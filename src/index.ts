@@ -85,3 +85,4 @@ export {
   type HealthConfig,
 } from "./config/index.js";
 export { backupSource, checkSource, copySqliteDatabase, runCommandToFile, type SourceConfig, type SourceBackupOptions, type SourceBackupResult } from "./sources/index.js";
+export { nextRun, expectedInterval, Scheduler, runDaemon, evaluateHealth, gatherFacts, buildStatus, renderMetrics, createNotifier, createJobExecutor, daemonJobs, FileStateStore, MemoryStateStore, systemTimerClock, type DaemonJob, type JobExecutor, type JobOutcome, type ScheduleSpec, type RunHistory, type TimerClock, type DaemonState, type JobEvent, type HealthReport, type HealthCheck, type DaemonOptions, type StatusDocument } from "./daemon/index.js";

@@ -24,10 +24,12 @@ import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
 import { configCommand } from "./commands/config.js";
 import { copyCommand } from "./commands/copy.js";
+import { daemonCommand } from "./commands/daemon.js";
 import { diffCommand } from "./commands/diff.js";
 import { dumpCommand } from "./commands/dump.js";
 import { exportCommand } from "./commands/export.js";
 import { forgetCommand } from "./commands/forget.js";
+import { healthCommand } from "./commands/health.js";
 import { importCommand } from "./commands/import.js";
 import { initCommand } from "./commands/init.js";
 import { keyCommand } from "./commands/key.js";
@@ -40,8 +42,10 @@ import { restoreCommand } from "./commands/restore.js";
 import { revisionCommand } from "./commands/revision.js";
 import { rollbackCommand } from "./commands/rollback.js";
 import { rotateCommand } from "./commands/rotate.js";
+import { serviceCommand } from "./commands/service.js";
 import { snapshotsCommand } from "./commands/snapshots.js";
 import { statsCommand } from "./commands/stats.js";
+import { statusCommand } from "./commands/status.js";
 import { tagCommand } from "./commands/tag.js";
 import { unlockCommand } from "./commands/unlock.js";
 import { verifyArchiveCommand } from "./commands/verify-archive.js";
@@ -79,5 +83,9 @@ export const commands: readonly CommandSpec<any>[] = [
   bakCommand,
   recordsCommand,
   versionsCommand,
+  daemonCommand,
+  statusCommand,
+  healthCommand,
+  serviceCommand,
   versionCommand,
 ];

@@ -132,17 +132,29 @@ function runNotifyCommand(command: string | readonly string[], event: JobEvent, 
     const child = spawn(file, args, {
       stdio: ["pipe", "ignore", "pipe"],
       env: { ...process.env, COFFER_EVENT: event.event, COFFER_JOB: event.job, COFFER_MESSAGE: event.message },
-      timeout: timeoutMs,
-      killSignal: "SIGKILL",
+      detached: true,
     });
+    // Past the timeout the whole process group goes (a shell's children too).
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }, timeoutMs);
+    timer.unref();
     let stderr = "";
     child.stderr?.on("data", (c: Buffer) => {
       if (stderr.length < 2000) stderr += c.toString();
     });
     child.stdin?.on("error", () => undefined); // a command that does not read its input is fine
     child.stdin?.end(JSON.stringify(event) + "\n");
-    child.on("error", reject);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       if (code === 0) resolve();
       else reject(new Error(`${signal ? `killed by ${signal}` : `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim().split("\n")[0]}` : ""}`));
     });

@@ -57,6 +57,8 @@ export class Scheduler {
   readonly #active = new Map<string, { promise: Promise<void>; run: ActiveRun }>();
   #saving: Promise<void> = Promise.resolve();
   #wake = new AbortController();
+  /** Next run by job: it depends only on the job's history (first seen, last run, last success), so it changes only when a run ends. */
+  readonly #due = new Map<string, Date | undefined>();
 
   private constructor(opts: SchedulerOptions, state: DaemonState) {
     this.#opts = opts;
@@ -123,7 +125,8 @@ export class Scheduler {
             continue;
           }
           if (this.#active.has(job.name)) continue;
-          const due = nextRun(job.schedule, history(js), now, this.#afterFailure());
+          if (!this.#due.has(job.name)) this.#due.set(job.name, nextRun(job.schedule, history(js), now, this.#afterFailure()));
+          const due = this.#due.get(job.name);
           js.nextRun = due?.toISOString() ?? null;
           if (due === undefined) continue;
           if (due.getTime() <= now.getTime()) this.#launch(job, jobStop.signal);
@@ -199,6 +202,7 @@ export class Scheduler {
   async #finished(job: DaemonJob, record: RunRecord): Promise<void> {
     const js = this.#jobState(job.name, this.#clock.now());
     delete js.inFlight;
+    this.#due.delete(job.name);
     if (record.result === "interrupted") {
       this.#log.info(`job ${job.name}: stopped before it finished; it runs again when the daemon is back`);
       await this.save();

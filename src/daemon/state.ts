@@ -99,15 +99,19 @@ export class MemoryStateStore implements StateStore {
 export interface FileStateStoreOptions {
   /** Told when an unreadable state file was set aside. */
   onWarning?: (message: string) => void;
+  /** For readers beside the daemon (status, health): an unreadable file is left where it is. */
+  readOnly?: boolean;
 }
 
 export class FileStateStore implements StateStore {
   readonly path: string;
   readonly #onWarning: (message: string) => void;
+  readonly #readOnly: boolean;
 
   constructor(path: string, opts: FileStateStoreOptions = {}) {
     this.path = path;
     this.#onWarning = opts.onWarning ?? (() => undefined);
+    this.#readOnly = opts.readOnly === true;
   }
 
   /** The state, or an empty one when there is no file yet. An unreadable file is set aside (`.bad-<time>`), not fatal. */
@@ -125,6 +129,10 @@ export class FileStateStore implements StateStore {
       state.repositories ??= {};
       return state;
     } catch (err) {
+      if (this.#readOnly) {
+        this.#onWarning(`The daemon state ${this.path} could not be read (${(err as Error).message}).`);
+        return emptyState();
+      }
       const aside = `${this.path}.bad-${new Date().toISOString().replace(/[:.]/g, "")}`;
       await rename(this.path, aside).catch(() => undefined);
       this.#onWarning(`The daemon state ${this.path} could not be read (${(err as Error).message}); it was moved to ${aside} and the daemon starts afresh (jobs may run again now).`);
@@ -133,6 +141,7 @@ export class FileStateStore implements StateStore {
   }
 
   async save(state: DaemonState): Promise<void> {
+    if (this.#readOnly) throw new CofferError("USAGE", `${this.path} was opened read-only.`);
     await writeAtomic(this.path, JSON.stringify(state, null, 2) + "\n");
   }
 }
