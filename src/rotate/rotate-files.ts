@@ -6,7 +6,7 @@ import { silentProgress, type Progress } from "../core/progress.js";
 import { checkDue } from "./check-due.js";
 import { expandFiles } from "./expand-files.js";
 import { copyDirs, findCopies, type CopyFile } from "./find-copies.js";
-import { acquireLock } from "./lock-file.js";
+import { takeLock } from "./take-lock.js";
 import { maintainCopies } from "./maintain-copies.js";
 import { planCopies } from "./plan-copies.js";
 import type { RotateAction, RotateResult } from "./rotate-action.js";
@@ -67,7 +67,7 @@ export async function rotate(rules: readonly RotateRule[], opts: RotateOptions =
     opts.onWarning?.(w);
   };
   if (opts.stateFile !== undefined && !dryRun) await fs.mkdir(dirname(opts.stateFile), { recursive: true });
-  const release = opts.stateFile !== undefined && !dryRun ? await acquireLock(fs, `${opts.stateFile}.lock`, { timeoutMs: opts.lockTimeoutMs ?? 10_000, onWarning: warn, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
+  const release = opts.stateFile !== undefined && !dryRun ? await takeLock(fs, `${opts.stateFile}.lock`, { timeoutMs: opts.lockTimeoutMs ?? 10_000, onWarning: warn, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
   const progress = opts.progress ?? silentProgress;
   try {
     const state: RotateState = opts.stateFile === undefined ? new Map() : await loadState(fs, opts.stateFile, warn, { keepAside: !dryRun });

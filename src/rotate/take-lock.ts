@@ -18,7 +18,7 @@ const HALF_WRITTEN_STALE_MS = 60_000;
 const BREAKER_STALE_MS = 10_000;
 
 /**
- * An exclusive lock file, in the format of the rotation lock (`acquireLock`): created with
+ * An exclusive lock file (the rotation lock, and the lock of versioned outputs): created with
  * O_EXCL, holding `PID HOST TIME TOKEN`; a lock whose process is gone (same host) is stale and is
  * taken over with a warning. Returns the release function, which removes the file only if it is
  * still this holder's.
@@ -50,7 +50,7 @@ export async function takeLock(fs: RotateFs, path: string, opts: TakeLockOptions
       continue;
     }
     if (Date.now() - started >= timeoutMs) {
-      throw new CofferError("LOCKED", `Process ${holder.pid} on ${holder.host} holds the lock ${path}; wait for it to finish, or remove the file if that process is gone.`, {
+      throw new CofferError("LOCKED", `The lock ${path} is held by process ${holder.pid} on ${holder.host}; wait for it to finish, or remove the file if that process is gone.`, {
         lock: path,
         pid: holder.pid,
         host: holder.host,
