@@ -4,8 +4,11 @@
  * uses. `-r NAME` where NAME is a repository of the configuration means its url and password
  * source; without -r, the configuration's default repository (the one marked default, or the
  * only one); with neither, coffer's own default repository.
+ *
+ * The YAML parser and the schema are loaded only when a configuration is read: every command
+ * starts without them (they cost more than the rest of the CLI's start-up).
  */
-import { findConfigFile, loadConfig, loadConfigSync } from "../config/load.js";
+import { findConfigFile } from "../config/find.js";
 import type { CofferConfig, PasswordSource, SourceConfig } from "../config/types.js";
 import { CofferError } from "../core/errors.js";
 import { defaultRepoLocation, type Env } from "./password.js";
@@ -19,29 +22,48 @@ export interface ConfiguredRepository {
   passwordSource?: PasswordSource;
 }
 
+/** The repository chosen, or why it could not be (thrown when a command asks for it). */
+export type RepositoryResolution = { repository: ConfiguredRepository } | { error: unknown };
+
+interface ConfigOptions {
+  repo: string | undefined;
+  config: string | undefined;
+}
+
 /** A value of -r that can be a repository's name: no slash, no colon. */
 const BARE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** -r as given, or coffer's default repository: what applies without a configuration. */
+export function plainRepository(opts: ConfigOptions, env: Env): ConfiguredRepository {
+  return opts.repo !== undefined ? { location: opts.repo, isDefault: false } : { location: defaultRepoLocation(env), isDefault: true };
+}
 
 /**
  * The repository of a command. A configuration is read only when it can matter: -r is a bare
  * name, or no repository was named. A bare name that the configuration does not define is a
- * path, as in restic (write ./NAME to be explicit).
+ * path, as in restic (write ./NAME to be explicit). Never throws: a configuration that cannot
+ * be read fails the command only if it uses a repository (`config validate` must still run).
  */
-export function chooseRepository(opts: { repo: string | undefined; config: string | undefined }, env: Env, cwd = process.cwd()): ConfiguredRepository {
-  const given = opts.repo;
-  const plain = (): ConfiguredRepository => (given !== undefined ? { location: given, isDefault: false } : { location: defaultRepoLocation(env), isDefault: true });
-  if (given !== undefined && !BARE_NAME.test(given)) return plain();
-  const file = findConfigFile({ ...(opts.config !== undefined ? { file: opts.config } : {}), cwd, env });
-  if (file === undefined) return plain();
-  const config = loadConfigSync({ file, cwd, env });
-  const name = given ?? config.defaultRepository;
-  const repo = name !== undefined ? config.repositories[name] : undefined;
-  if (repo === undefined) return plain();
-  return { location: repo.url, isDefault: false, name: repo.name, ...(repo.password ? { passwordSource: repo.password } : {}) };
+export async function resolveRepository(opts: ConfigOptions, env: Env, cwd = process.cwd()): Promise<RepositoryResolution> {
+  try {
+    const given = opts.repo;
+    if (given !== undefined && !BARE_NAME.test(given)) return { repository: plainRepository(opts, env) };
+    const file = findConfigFile({ ...(opts.config !== undefined ? { file: opts.config } : {}), cwd, env });
+    if (file === undefined) return { repository: plainRepository(opts, env) };
+    const { loadConfig } = await import("../config/load.js");
+    const config = await loadConfig({ file, cwd, env });
+    const name = given ?? config.defaultRepository;
+    const repo = name !== undefined ? config.repositories[name] : undefined;
+    if (repo === undefined) return { repository: plainRepository(opts, env) };
+    return { repository: { location: repo.url, isDefault: false, name: repo.name, ...(repo.password ? { passwordSource: repo.password } : {}) } };
+  } catch (error) {
+    return { error };
+  }
 }
 
-/** The configuration a command needs (`backup --source`, `rotate`, `config show`); NOT_FOUND when there is none. */
-export function loadCliConfig(ctx: { options: { config: string | undefined }; env: Env }): Promise<CofferConfig> {
+/** The configuration a command needs (`backup --source`, `rotate`, `daemon`); NOT_FOUND when there is none. */
+export async function loadCliConfig(ctx: { options: { config: string | undefined }; env: Env }): Promise<CofferConfig> {
+  const { loadConfig } = await import("../config/load.js");
   return loadConfig({ ...(ctx.options.config !== undefined ? { file: ctx.options.config } : {}), env: ctx.env });
 }
 

@@ -12,7 +12,7 @@ import { systemClock } from "../core/clock.js";
 import { CofferError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import { resolvePasswordSource } from "../config/password.js";
-import { chooseRepository, type ConfiguredRepository } from "./config-file.js";
+import { type ConfiguredRepository, plainRepository, type RepositoryResolution } from "./config-file.js";
 import { promptHidden, resolvePassword, type Env } from "./password.js";
 import { createProgressBar, type ProgressBar } from "./progress-bar.js";
 
@@ -163,6 +163,8 @@ export interface ContextInit {
   options: GlobalOptions;
   command: string;
   signal: AbortSignal;
+  /** The repository as the configuration has it (`resolveRepository`); default: -r as given, or the default one. */
+  repository?: RepositoryResolution;
 }
 
 /** The context plus `close`, which main calls after the command to clear any leftover bar. */
@@ -178,9 +180,12 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
   });
   const stdout = around(io.stdout);
   const stderr = around(io.stderr);
-  // Chosen when a command first asks: only then may the configuration be read (see config-file.ts).
-  let chosen: ConfiguredRepository | undefined;
-  const choose = (): ConfiguredRepository => (chosen ??= chooseRepository(options, io.env));
+  // A configuration that could not be read fails only a command that uses a repository.
+  const resolution = init.repository ?? { repository: plainRepository(options, io.env) };
+  const choose = (): ConfiguredRepository => {
+    if ("error" in resolution) throw resolution.error;
+    return resolution.repository;
+  };
   let password: string | undefined;
   let prompted = false;
   const stdin = io.stdinIsTTY ? io.stdin : undefined;

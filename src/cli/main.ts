@@ -12,6 +12,7 @@ import { isCofferError } from "../core/errors.js";
 import { PROGRAM } from "../core/version.js";
 import { attachCommand, CommandLineError, type CommandSpec, type Invoke } from "./command.js";
 import { commands } from "./commands.js";
+import { resolveRepository } from "./config-file.js";
 import { addGlobalOptions, colorEnabled, createContext, globalOptionsFrom, processIO, type CliIO, type Writer } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 
@@ -61,7 +62,8 @@ export async function runCli(argv: string[], io: MainIO, commandList: readonly C
   const invoke: Invoke = async (spec, command, path, args, opts) => {
     const options = globalOptionsFrom(command.optsWithGlobals(), io.env);
     debug = options.debug;
-    const { ctx, close } = createContext({ io, options, command: path, signal: controller.signal });
+    const repository = await resolveRepository(options, io.env);
+    const { ctx, close } = createContext({ io, options, command: path, signal: controller.signal, repository });
     closeContext = close;
     try {
       const code = await spec.run?.(ctx, args, opts);

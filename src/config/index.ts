@@ -7,7 +7,7 @@
  */
 export { checkConfigText, configSearchPath, CONFIG_FILE_NAMES, findConfigFile, loadConfig, loadConfigSync, parseConfig, type Env, type LoadOptions, type ParseOptions } from "./load.js";
 export { configError, configIssues, formatIssue, formatPath, type ConfigIssue } from "./issues.js";
-export { configJsonSchema, CONFIG_SCHEMA_ID } from "./json-schema.js";
+export { configJsonSchema } from "./json-schema.js";
 export { maskedConfig, maskUrl, MASK, showConfigYaml } from "./mask.js";
 export { describePasswordSource, resolvePasswordSource, type PasswordOptions } from "./password.js";
 export { backendKind, HEALTH_DEFAULTS, JOB_DEFAULTS, RECORDS_DEFAULTS } from "./resolve.js";

@@ -6,46 +6,21 @@
  * column, the path of the setting, what was expected and a hint: first every problem of shape
  * and value, then (once those are fixed) every problem of names and references.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { CofferError, ioError, sysCode } from "../core/errors.js";
+import { configSearchPath, type Env, findConfigFile, type FindOptions } from "./find.js";
 import { type ConfigIssue, configError } from "./issues.js";
 import { resolveConfig } from "./resolve.js";
 import { configSchema } from "./schema.js";
 import type { CofferConfig } from "./types.js";
 import { zodIssues } from "./zod-issues.js";
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export { CONFIG_FILE_NAMES, configSearchPath, findConfigFile, type Env } from "./find.js";
 
-export const CONFIG_FILE_NAMES = ["coffer.yaml", "coffer.yml"] as const;
-
-export interface LoadOptions {
-  /** A file named by the user (`--config`); must exist. */
-  file?: string;
-  /** Where to look first; default process.cwd(). */
-  cwd?: string;
-  /** XDG_CONFIG_HOME and HOME; default process.env. */
-  env?: Env;
-}
-
-/** Where coffer looks for its configuration, in order. */
-export function configSearchPath(opts: Pick<LoadOptions, "cwd" | "env"> = {}): string[] {
-  const env = opts.env ?? process.env;
-  const cwd = opts.cwd ?? process.cwd();
-  const xdg = env.XDG_CONFIG_HOME;
-  const home = env.HOME !== undefined && env.HOME !== "" ? env.HOME : homedir();
-  const configHome = xdg !== undefined && xdg.startsWith("/") ? xdg : join(home, ".config");
-  return [...CONFIG_FILE_NAMES.map((n) => join(cwd, n)), ...CONFIG_FILE_NAMES.map((n) => join(configHome, "coffer", n))];
-}
-
-/** The configuration file that applies, or undefined when there is none. */
-export function findConfigFile(opts: LoadOptions = {}): string | undefined {
-  if (opts.file !== undefined) return resolve(opts.cwd ?? process.cwd(), opts.file);
-  return configSearchPath(opts).find((p) => existsSync(p));
-}
+export type LoadOptions = FindOptions;
 
 /** Reads and checks the configuration; throws NOT_FOUND when there is none, INVALID (with `data.issues`) when it has problems. */
 export async function loadConfig(opts: LoadOptions = {}): Promise<CofferConfig> {
@@ -59,7 +34,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<CofferConfig> 
   return parseConfig(text, { file, ...(opts.env ? { env: opts.env } : {}) });
 }
 
-/** `loadConfig` for places that cannot wait (choosing the repository when a command starts). */
+/** `loadConfig` for places that cannot wait. */
 export function loadConfigSync(opts: LoadOptions = {}): CofferConfig {
   const file = locate(opts);
   let text: string;

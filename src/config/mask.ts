@@ -3,7 +3,6 @@
  * absolute), with every secret replaced by a mask: passwords written in the file, webhook
  * headers, passwords inside URLs, and environment values whose name suggests a secret.
  */
-import { stringify } from "yaml";
 import { describePasswordSource } from "./password.js";
 import type { CofferConfig } from "./types.js";
 
@@ -57,6 +56,7 @@ function kebabKeys(v: unknown, namesHere = false): unknown {
 }
 
 /** The masked configuration as YAML, settings kebab-case. */
-export function showConfigYaml(config: CofferConfig): string {
+export async function showConfigYaml(config: CofferConfig): Promise<string> {
+  const { stringify } = await import("yaml");
   return stringify(kebabKeys(maskedConfig(config)), { lineWidth: 0 });
 }

@@ -14,7 +14,8 @@ import { resolveJobs } from "./resolve-jobs.js";
 import { resolveRotate } from "./resolve-rotate.js";
 import type { ConfigDocument, HealthDocument, NotifyDocument, PolicyDocument, RecordsDocument, RepositoryDocument, SourceDocument } from "./schema.js";
 import { asList } from "./schema-parts.js";
-import type { BackendKind, CofferConfig, HealthConfig, NotifyConfig, PolicyConfig, RecordsConfig, RepositoryConfig, SourceConfig } from "./types.js";
+import { backendKind } from "./backend-kind.js";
+import type { CofferConfig, HealthConfig, NotifyConfig, PolicyConfig, RecordsConfig, RepositoryConfig, SourceConfig } from "./types.js";
 import { parseSize, parseSpan } from "./values.js";
 
 export interface ResolveOptions {
@@ -33,6 +34,8 @@ export interface Resolver {
   path(p: string): string;
   issue(path: (string | number)[], message: string, hint?: string): void;
 }
+
+export { backendKind };
 
 export const HEALTH_DEFAULTS = { port: 9312, lateFactor: 1.5, criticalFactor: 3, pendingMaxAge: "7d", minFreeSpace: "1G" } as const;
 export const JOB_DEFAULTS = { retries: 2, retryDelay: "1min" } as const;
@@ -90,11 +93,6 @@ function mapEntries<D, T>(section: Record<string, D> | undefined, fn: (name: str
   return out;
 }
 
-/** `s3:…` → s3; a path, `local:PATH` or any other `word:` prefix (part of a path, as in restic) → local. */
-export function backendKind(url: string): BackendKind {
-  const scheme = /^([a-z][a-z0-9]*):/.exec(url)?.[1];
-  return scheme === "s3" || scheme === "sftp" || scheme === "rest" || scheme === "rclone" ? scheme : "local";
-}
 
 function resolveRepository(r: Resolver, name: string, d: RepositoryDocument): RepositoryConfig {
   const backend = backendKind(d.url);

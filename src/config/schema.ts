@@ -15,7 +15,7 @@ export { policySchema };
 export const passwordSchema = z
   .strictObject({
     env: nonEmptyText("Read the password from this environment variable.").optional(),
-    file: nonEmptyText("Read the password from this file (its first line; relative to the configuration's folder).").optional(),
+    file: nonEmptyText("Read the password from this file (one trailing newline is dropped; relative to the configuration's folder).").optional(),
     command: nonEmptyText("Run this shell command; its standard output is the password (e.g. pass show coffer/app).").optional(),
     value: nonEmptyText("The password itself, in plain text. Prefer env, file or command.").optional(),
   })

@@ -4,8 +4,7 @@ import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { detectProject, type ProjectFacts } from "../../config/detect.js";
 import { configError } from "../../config/issues.js";
-import { checkConfigText } from "../../config/load.js";
-import { backendKind } from "../../config/resolve.js";
+import { backendKind } from "../../config/backend-kind.js";
 import { starterConfig, type StarterOptions } from "../../config/starter.js";
 import type { PasswordSource } from "../../config/types.js";
 import { checkDuration, checkTimeOfDay } from "../../config/values.js";
@@ -103,6 +102,7 @@ export const configInitCommand = defineCommand<InitOpts>({
     };
     if (ctx.stdinIsTTY && !opts.print && !opts.yes) await ask(ctx, o, facts);
     const text = starterConfig(o);
+    const { checkConfigText } = await import("../../config/load.js");
     const { issues } = checkConfigText(text, { file: target, env: ctx.env });
     if (issues.length > 0) throw configError(issues, target);
     if (opts.print) {

@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { checkConfigEnvironment } from "../../config/environment.js";
+import { findConfigFile } from "../../config/find.js";
 import { configError, formatIssue } from "../../config/issues.js";
-import { configJsonSchema } from "../../config/json-schema.js";
-import { checkConfigText, findConfigFile, locateIssues, loadConfig } from "../../config/load.js";
 import { maskedConfig, showConfigYaml } from "../../config/mask.js";
 import type { CofferConfig } from "../../config/types.js";
 import { CofferError, ioError, sysCode } from "../../core/errors.js";
 import { defineCommand } from "../command.js";
+import { loadCliConfig } from "../config-file.js";
 import type { Context } from "../context.js";
 import { printJson, printLine, printWarning } from "../output.js";
 import { configInitCommand } from "./config-init.js";
@@ -25,6 +25,8 @@ const validateCommand = defineCommand({
   async run(ctx, args) {
     const file = configPath(ctx, args[0]);
     const text = await readConfigText(file);
+    // The YAML parser and the schema load with the command that needs them (see config-file.ts).
+    const { checkConfigText, locateIssues } = await import("../../config/load.js");
     const { config, issues } = checkConfigText(text, { file, env: ctx.env });
     const warnings = config !== undefined && issues.length === 0 ? locateIssues(text, checkConfigEnvironment(config, ctx.env)) : [];
     if (ctx.options.json) {
@@ -45,9 +47,9 @@ const showCommand = defineCommand({
     "Passwords written in the file, webhook headers and passwords in URLs are masked; a password's source is named, never its value.",
   examples: ["coffer config show", "coffer --config /etc/coffer/coffer.yaml config show --json"],
   async run(ctx) {
-    const config = await loadConfig({ ...(ctx.options.config !== undefined ? { file: ctx.options.config } : {}), env: ctx.env });
+    const config = await loadCliConfig(ctx);
     if (ctx.options.json) printJson(ctx, maskedConfig(config));
-    else ctx.stdout.write(`# ${config.file ?? "configuration"}, resolved (defaults filled in, secrets masked)\n${showConfigYaml(config)}`);
+    else ctx.stdout.write(`# ${config.file ?? "configuration"}, resolved (defaults filled in, secrets masked)\n${await showConfigYaml(config)}`);
   },
 });
 
@@ -58,7 +60,8 @@ const schemaCommand = defineCommand({
     "Print the JSON Schema (draft 2020-12) of coffer.yaml. Save it next to the configuration and point your editor at it: YAML " +
     "language servers read a first line \"# yaml-language-server: $schema=coffer.schema.json\".",
   examples: ["coffer config schema > coffer.schema.json"],
-  run(ctx) {
+  async run(ctx) {
+    const { configJsonSchema } = await import("../../config/json-schema.js");
     ctx.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + "\n");
   },
 });
