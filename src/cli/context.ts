@@ -38,6 +38,13 @@ export interface CliIO {
 }
 
 export function processIO(): CliIO {
+  // `coffer ls latest | head`: the reader went away; stop quietly, as Unix tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(0);
+      throw err;
+    });
+  }
   return {
     stdout: { write: (s) => void process.stdout.write(s) },
     stderr: { write: (s) => void process.stderr.write(s) },

@@ -2,21 +2,15 @@
 import { shortId } from "../../core/hex.js";
 import { backupSource, checkSource, type SourceBackupResult } from "../../sources/backup-source.js";
 import { backup, checkPaths, type BackupResult } from "../../snapshot/archiver.js";
-import { collect, defineCommand, InvalidArgumentError } from "../command.js";
+import { collect, defineCommand } from "../command.js";
 import { configuredSource } from "../config-file.js";
 import { formatBytes, formatDuration } from "../format.js";
 import { openRepo } from "../open-repo.js";
 import { printInfo, printJson, printLine, printVerbose, warningPrinter } from "../output.js";
-import { parseSize } from "../parse-size.js";
+import { backupFilterOptions, type BackupFilterFlags, filterOptionsFrom } from "../backup-filter-options.js";
+import { parseTime } from "../parse-time.js";
 
-interface BackupOpts {
-  exclude: string[];
-  iexclude: string[];
-  excludeFile: string[];
-  ignoreFile: string[];
-  excludeCaches?: boolean;
-  excludeLargerThan?: number;
-  oneFileSystem?: boolean;
+interface BackupOpts extends BackupFilterFlags {
   tag: string[];
   label?: string;
   description?: string;
@@ -47,13 +41,7 @@ export const backupCommand = defineCommand<BackupOpts>({
   ],
   arguments: [{ name: "[paths...]", description: "files and directories to back up (or --source)" }],
   options: [
-    { flags: "-e, --exclude <pattern>", description: "leave out paths matching a glob pattern (repeatable)", parse: collect, default: [] },
-    { flags: "--iexclude <pattern>", description: "like --exclude, ignoring case (repeatable)", parse: collect, default: [] },
-    { flags: "--exclude-file <file>", description: "read exclude patterns from a file, one per line (repeatable)", parse: collect, default: [] },
-    { flags: "--ignore-file <name>", description: "honour ignore files of this name in every directory, gitignore rules (e.g. .gitignore; .cofferignore always counts)", parse: collect, default: [] },
-    { flags: "--exclude-caches", description: "leave out the contents of directories holding a CACHEDIR.TAG" },
-    { flags: "--exclude-larger-than <size>", description: "leave out files larger than this (e.g. 500M)", parse: parseSize },
-    { flags: "-x, --one-file-system", description: "do not cross into other file systems" },
+    ...backupFilterOptions,
     { flags: "--tag <tag>", description: "add a tag to the snapshot (repeatable)", parse: collect, default: [] },
     { flags: "--label <text>", description: "a short label for the snapshot" },
     { flags: "--description <text>", description: "a longer description" },
@@ -75,15 +63,7 @@ export const backupCommand = defineCommand<BackupOpts>({
     const progress = ctx.progress();
     try {
       const common = {
-        filters: {
-          excludes: opts.exclude,
-          iexcludes: opts.iexclude,
-          excludeFiles: opts.excludeFile,
-          ignoreFiles: opts.ignoreFile,
-          ...(opts.excludeCaches ? { excludeCaches: true } : {}),
-          ...(opts.excludeLargerThan !== undefined ? { excludeLargerThan: opts.excludeLargerThan } : {}),
-          ...(opts.oneFileSystem ? { oneFileSystem: true } : {}),
-        },
+        filters: filterOptionsFrom(opts),
         tags: opts.tag.flatMap((t) => t.split(",")).filter(Boolean),
         ...(opts.label ? { label: opts.label } : {}),
         ...(opts.description ? { description: opts.description } : {}),
@@ -134,9 +114,4 @@ export const backupCommand = defineCommand<BackupOpts>({
   },
 });
 
-function parseTime(value: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`"${value}" is not a time; use ISO 8601 such as 2026-01-31T02:00:00Z.`);
-  return d;
-}
 

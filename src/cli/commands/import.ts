@@ -1,7 +1,8 @@
+import { parseTime } from "../parse-time.js";
 import { shortId } from "../../core/hex.js";
 import { ARCHIVE_FORMATS, type ArchiveFormat } from "../../ops/archive-format.js";
 import { importArchive } from "../../ops/import.js";
-import { collect, defineCommand, InvalidArgumentError } from "../command.js";
+import { collect, defineCommand } from "../command.js";
 import { formatBytes } from "../format.js";
 import { openRepo } from "../open-repo.js";
 import { printJson, printLine, warningPrinter } from "../output.js";
@@ -80,8 +81,3 @@ export const importCommand = defineCommand<ImportOpts>({
   },
 });
 
-function parseTime(value: string): Date {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`"${value}" is not a time; use ISO 8601 such as 2026-01-31T02:00:00Z.`);
-  return d;
-}
