@@ -1,0 +1,261 @@
+import { createHash } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { CofferError } from "../core/errors.js";
+import {
+  checkHandle,
+  handlePath,
+  isNotFoundError,
+  isPermanentError,
+  isValidHandle,
+  loadRange,
+  typeDir,
+  type Backend,
+  type BackendProperties,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  type LoadOptions,
+} from "./backend.js";
+import { isPermanentS3Error, s3Error, s3Status } from "./s3-error.js";
+import { formatS3Location, type S3Location } from "./s3-url.js";
+
+type Sdk = typeof import("@aws-sdk/client-s3");
+
+export interface S3Options extends S3Location {
+  /** Bucket in the path (`host/bucket/key`) rather than the host name; default: true with an endpoint, false for AWS. */
+  pathStyle?: boolean;
+  /** Default: the SDK's chain (AWS_REGION, the profile); us-east-1 for a server given by URL. */
+  region?: string;
+  /** Requests at once (default 5). */
+  connections?: number;
+  /** How long connecting may take (default 10 s). */
+  connectTimeoutMs?: number;
+  /** How long a request may stay silent, sending or receiving, before it fails (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Default: the SDK's chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Keys per listing request (default and maximum 1000); smaller in tests of paging. */
+  listPageSize?: number;
+}
+
+const DEFAULT_CONNECTIONS = 5;
+
+/**
+ * A repository in an S3 bucket (AWS, or any S3-compatible server: Ceph, MinIO, R2, ...), under
+ * an optional key prefix, laid out by `handlePath`.
+ *
+ * A PUT is atomic in S3 (an object is visible whole or not at all) and replaces an existing
+ * one, so `save` is one PutObject with a Content-MD5 the server checks. S3 deletes succeed for
+ * missing keys, so `remove` asks first, to keep the contract's not-found error. The SDK is
+ * loaded on first use (it takes a second or two), and does no retries of its own:
+ * `RetryBackend` is the one place that retries.
+ */
+export class S3Backend implements Backend {
+  readonly location: string;
+  readonly properties: BackendProperties;
+  readonly #opts: S3Options;
+  readonly #root: string;
+  readonly #server: string;
+  #client: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
+
+  constructor(opts: S3Options) {
+    this.#opts = opts;
+    this.location = formatS3Location(opts);
+    this.#root = opts.prefix === "" ? "" : `${opts.prefix}/`;
+    this.#server = opts.endpoint ?? "AWS S3";
+    this.properties = { kind: "s3", connections: opts.connections ?? DEFAULT_CONNECTIONS, atomicReplace: true, remote: true };
+  }
+
+  async create(): Promise<void> {
+    const { sdk, client } = await this.#sdk();
+    const bucket = this.#opts.bucket;
+    try {
+      await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      if (s3Status(err).status !== 404) throw this.#error(err, "creating");
+      try {
+        const region = this.#opts.endpoint === undefined ? await client.config.region() : undefined;
+        const where = region && region !== "us-east-1" ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {};
+        await client.send(new sdk.CreateBucketCommand({ Bucket: bucket, ...where }));
+      } catch (e) {
+        // Made meanwhile by another process (or by us, on a retried request): fine.
+        if (s3Status(e).code !== "BucketAlreadyOwnedByYou") throw this.#error(e, "creating the bucket of");
+      }
+    }
+    if ((await this.#size({ type: "config", name: "" })) !== undefined) {
+      throw new CofferError("REPO_EXISTS", `A repository already exists at ${this.location}.`, { location: this.location });
+    }
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    checkHandle(h);
+    const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const md5 = createHash("md5").update(body).digest("base64");
+    await this.#call("saving", h, (sdk, c) => c.send(new sdk.PutObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h), Body: body, ContentLength: body.length, ContentMD5: md5 })));
+  }
+
+  async load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+    checkHandle(h);
+    loadRange(h, Number.MAX_SAFE_INTEGER, opts); // INVALID before any request
+    const offset = opts?.offset ?? 0;
+    const length = opts?.length;
+    // S3 has no empty range: the size alone says whether the read is within the file.
+    if (length === 0) return this.#emptyRead(h, opts);
+    const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
+    const { sdk, client } = await this.#sdk();
+    let res;
+    try {
+      res = await client.send(new sdk.GetObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h), ...(range ? { Range: range } : {}) }));
+    } catch (err) {
+      // The range starts at or past the end: empty when it starts exactly at the end.
+      if (range && (s3Status(err).status === 416 || s3Status(err).code === "InvalidRange")) return this.#emptyRead(h, opts);
+      throw this.#error(err, "loading", h);
+    }
+    const body = res.Body;
+    try {
+      if (!body) throw new Error("the response has no body");
+      let want: number | undefined = res.ContentLength;
+      if (range && res.ContentRange) {
+        const total = Number(/\/(\d+)$/.exec(res.ContentRange)?.[1]);
+        if (!Number.isSafeInteger(total)) throw new Error(`unexpected Content-Range ${JSON.stringify(res.ContentRange)}`);
+        want = loadRange(h, total, opts).length; // CORRUPT when the range reaches past the end
+      }
+      const bytes = await body.transformToByteArray();
+      let data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (range && !res.ContentRange) {
+        // A server that ignores Range answers 200 with the whole object.
+        const r = loadRange(h, data.length, opts);
+        data = data.subarray(r.offset, r.offset + r.length);
+        want = r.length;
+      }
+      if (want !== undefined && data.length !== want) throw new Error(`${data.length} of ${want} bytes arrived`);
+      return data;
+    } catch (err) {
+      (body as { destroy?: () => void } | undefined)?.destroy?.();
+      if (err instanceof CofferError) throw err;
+      throw this.#error(err, "loading", h);
+    }
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    checkHandle(h);
+    const res = await this.#call("reading the size of", h, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h) })));
+    return { name: h.name, size: res.ContentLength ?? 0 };
+  }
+
+  async *list(type: FileType): AsyncIterable<FileInfo> {
+    if (type === "config") {
+      const size = await this.#size({ type, name: "" });
+      if (size !== undefined) yield { name: "", size };
+      return;
+    }
+    const { sdk, client } = await this.#sdk();
+    const dir = `${this.#root}${typeDir(type)}/`;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        // data/ has one level of subdirectories (data/<2 hex>/<id>); the others are flat.
+        page = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.#opts.bucket, Prefix: dir, ...(this.#opts.listPageSize ? { MaxKeys: this.#opts.listPageSize } : {}), ...(type === "data" ? {} : { Delimiter: "/" }), ...(token ? { ContinuationToken: token } : {}) }),
+        );
+      } catch (err) {
+        throw this.#error(err, "listing");
+      }
+      for (const obj of page.Contents ?? []) {
+        const name = this.#nameOf(type, obj.Key ?? "");
+        if (name !== undefined) yield { name, size: obj.Size ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async remove(h: Handle): Promise<void> {
+    checkHandle(h);
+    await this.stat(h); // S3 deletes a missing key without complaint; the contract wants NOT_FOUND.
+    await this.#call("removing", h, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h) })));
+  }
+
+  async close(): Promise<void> {
+    const pending = this.#client;
+    this.#client = undefined;
+    if (pending) (await pending.catch(() => undefined))?.client.destroy();
+  }
+
+  isNotFound(err: unknown): boolean {
+    return isNotFoundError(err);
+  }
+
+  isPermanent(err: unknown): boolean {
+    return isPermanentError(err) || isPermanentS3Error(err);
+  }
+
+  #key(h: Handle): string {
+    return this.#root + handlePath(h);
+  }
+
+  /** The handle name of a listed key, or undefined for keys that are not repository files. */
+  #nameOf(type: FileType, key: string): string | undefined {
+    const rel = key.slice(this.#root.length + typeDir(type).length + 1);
+    const name = type === "data" ? rel.slice(3) : rel;
+    if (type === "data" && rel.slice(0, 3) !== `${name.slice(0, 2)}/`) return undefined;
+    return isValidHandle({ type, name }) ? name : undefined;
+  }
+
+  async #emptyRead(h: Handle, opts: LoadOptions | undefined): Promise<Buffer> {
+    const { size } = await this.stat(h);
+    loadRange(h, size, opts);
+    return Buffer.alloc(0);
+  }
+
+  /** The size of a file, undefined when it does not exist. */
+  async #size(h: Handle): Promise<number | undefined> {
+    try {
+      return (await this.stat(h)).size;
+    } catch (err) {
+      if (this.isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Runs one request, mapping whatever it throws to a CofferError. */
+  async #call<T>(verb: string, h: Handle | undefined, fn: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T> {
+    const { sdk, client } = await this.#sdk();
+    try {
+      return await fn(sdk, client);
+    } catch (err) {
+      throw this.#error(err, verb, h);
+    }
+  }
+
+  #error(err: unknown, verb: string, handle?: Handle): CofferError {
+    return s3Error(err, { location: this.location, server: this.#server, bucket: this.#opts.bucket, verb, ...(handle ? { handle } : {}) });
+  }
+
+  #sdk(): Promise<{ sdk: Sdk; client: S3Client }> {
+    this.#client ??= import("@aws-sdk/client-s3").then((sdk) => ({ sdk, client: this.#makeClient(sdk) }));
+    return this.#client;
+  }
+
+  #makeClient(sdk: Sdk): S3Client {
+    const o = this.#opts;
+    // The SDK warns once per process, on stderr, that releases from 2027 will need Node 22;
+    // coffer supports Node 20 with the SDK its lockfile pins, so the warning would be noise.
+    process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
+    // LimitBackend keeps requests to `connections`; the spare sockets serve a caller that
+    // wraps the driver with more, instead of queueing (and the SDK warning about the queue).
+    const agent = { keepAlive: true, maxSockets: Math.max(this.properties.connections * 2, 32) };
+    return new sdk.S3Client({
+      ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : { followRegionRedirects: true }),
+      ...(o.region ? { region: o.region } : {}),
+      ...(o.credentials ? { credentials: o.credentials } : {}),
+      forcePathStyle: o.pathStyle ?? o.endpoint !== undefined,
+      maxAttempts: 1,
+      // Checksums only where S3 demands them: servers other than AWS store aws-chunked uploads
+      // with trailing checksums corrupted. Content-MD5 guards what `save` sends instead.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      requestHandler: { connectionTimeout: o.connectTimeoutMs ?? 10_000, socketTimeout: o.idleTimeoutMs ?? 60_000, httpAgent: agent, httpsAgent: agent },
+    });
+  }
+}
