@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -14,7 +15,10 @@ import { makeTree, repoNames, type Sandbox, sandbox, sleep, snapshots, spawnCli 
  */
 describe("coffer daemon process", { timeout: 120_000 }, () => {
   const boxes: Sandbox[] = [];
+  const children: ChildProcess[] = [];
   after(async () => {
+    // A failed assertion must not leave a daemon running (it would keep the test process alive).
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     for (const b of boxes) await b.cleanup();
   });
 
@@ -59,12 +63,16 @@ describe("coffer daemon process", { timeout: 120_000 }, () => {
       ].join("\n"),
     );
     const stateDir = daemonStateDir(config, sb.env);
-    const start = () => spawnCli(["--config", config, "daemon", "--port", "0"], { env: sb.env, cwd: sb.dir });
+    const start = () => {
+      const c = spawnCli(["--config", config, "daemon", "--port", "0"], { env: sb.env, cwd: sb.dir });
+      children.push(c.child);
+      return c;
+    };
 
     const d = start();
-    const url = await until("the HTTP address", () => /status on (http:\/\/127\.0\.0\.1:\d+)\/status/.exec(d.err())?.[1]);
     const packsBefore = new Set(repoNames(sb.repo, "data"));
-    await until("the backup's first pack", () => repoNames(sb.repo, "data").some((p) => !packsBefore.has(p)) || undefined);
+    const url = await until("the HTTP address", () => /status on (http:\/\/127\.0\.0\.1:\d+)\/status/.exec(d.err())?.[1]);
+    await until("the backup to start", () => /job nightly: started \(backup\)/.test(d.err()) || undefined);
 
     const status = (await (await fetch(`${url}/status`)).json()) as { jobs: { name: string; running: boolean }[]; daemon: { running: boolean; pid: number } };
     assert.deepEqual(status.jobs.map((j) => [j.name, j.running]), [["nightly", true]]);
@@ -74,14 +82,15 @@ describe("coffer daemon process", { timeout: 120_000 }, () => {
     const text = await metrics.text();
     assert.match(text, /^coffer_up 1$/m);
     assert.match(text, /^coffer_job_running\{job="nightly",what="backup"\} 1$/m);
-    assert.match(text, /^coffer_repository_reachable\{repository="main"\} 1$/m);
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
     assert.equal(((await health.json()) as { status: string }).status, "ok");
     assert.equal((await fetch(`${url}/nothing`)).status, 404);
     assert.equal((await fetch(`${url}/status`, { method: "POST" })).status, 405);
 
-    assert.equal(d.child.exitCode, null, "the backup is still running");
+    // SIGTERM once the backup has written its first pack (it writes dozens).
+    await until("the backup's first pack", () => repoNames(sb.repo, "data").some((p) => !packsBefore.has(p)) || undefined);
+    assert.ok(!/job nightly: done/.test(d.err()), "the backup is still running");
     d.child.kill("SIGTERM");
     const r = await d.done;
     assert.equal(r.code, 130, r.err);
@@ -100,7 +109,7 @@ describe("coffer daemon process", { timeout: 120_000 }, () => {
     // Back up: the backup runs again, to the end; a second daemon is refused meanwhile.
     const d2 = start();
     const url2 = await until("the HTTP address", () => /status on (http:\/\/127\.0\.0\.1:\d+)\/status/.exec(d2.err())?.[1]);
-    const second = await spawnCli(["--config", config, "daemon", "--port", "0"], { env: sb.env, cwd: sb.dir }).done;
+    const second = await start().done;
     assert.equal(second.code, 11, second.err);
     assert.match(second.err, /Another coffer daemon \(pid \d+ on .*\) is running for .*coffer\.yaml; stop it first/);
     await until("the backup to finish", () => /job nightly: done/.test(d2.err()) || undefined, 60_000);
@@ -109,7 +118,12 @@ describe("coffer daemon process", { timeout: 120_000 }, () => {
     assert.equal(snap?.kind, "scheduled");
     const st = (await (await fetch(`${url2}/status`)).json()) as { jobs: { lastSuccess?: string; bytesAdded?: number; running: boolean }[] };
     assert.ok(st.jobs[0]?.lastSuccess !== undefined && (st.jobs[0]?.bytesAdded ?? 0) > 0);
-    await until("the repository facts", async () => /coffer_repository_snapshots\{repository="main",source="app"\} 1/.test(await (await fetch(`${url2}/metrics`)).text()) || undefined);
+    const facts = await until("the repository facts", async () => {
+      const m = await (await fetch(`${url2}/metrics`)).text();
+      return /coffer_repository_snapshots\{repository="main",source="app"\} 1/.test(m) ? m : undefined;
+    });
+    assert.match(facts, /^coffer_repository_reachable\{repository="main"\} 1$/m);
+    assert.match(facts, /^coffer_job_last_success\{job="nightly",what="backup"\} 1$/m);
     d2.child.kill("SIGTERM");
     const r2 = await d2.done;
     assert.equal(r2.code, 130, r2.err);

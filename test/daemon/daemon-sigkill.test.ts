@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -12,7 +13,9 @@ import { type Sandbox, sandbox, sleep, spawnCli } from "../faults/fault-helpers.
  */
 describe("coffer daemon killed with SIGKILL", { timeout: 60_000 }, () => {
   const boxes: Sandbox[] = [];
+  const children: ChildProcess[] = [];
   after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     for (const b of boxes) await b.cleanup();
   });
 
@@ -31,7 +34,11 @@ describe("coffer daemon killed with SIGKILL", { timeout: 60_000 }, () => {
         await sleep(20);
       }
     };
-    const start = () => spawnCli(["--config", config, "daemon", "--no-http"], { env: sb.env, cwd: sb.dir });
+    const start = () => {
+      const c = spawnCli(["--config", config, "daemon", "--no-http"], { env: sb.env, cwd: sb.dir });
+      children.push(c.child);
+      return c;
+    };
 
     const d = start();
     await until("the job to start", () => existsSync(marks) && state()?.jobs?.slow?.inFlight !== undefined);
