@@ -3,7 +3,6 @@ import type { WarningSink } from "../core/warning.js";
 import type { Repository } from "../repository/repository.js";
 import type { FilterDecision, RestoreFilter } from "./restore-filter.js";
 import { joinPath, unsafeNameReason } from "./safe-path.js";
-import type { TreeItem } from "./restore-protocol.js";
 import { decodeTree, nameBytes, type TreeNode } from "./tree.js";
 
 /**
@@ -59,13 +58,10 @@ export interface PlanOptions {
    * that turns out to hold something is not announced: see `materialize`.
    */
   onDir?: (no: number) => void;
-  /** Open tree blobs in worker threads (default: on this thread, through the repository). */
-  decoder?: TreeDecoder;
 }
 
 const TREE_LOADS = 8;
-const TREE_LOADS_WORKERS = 64;
-const TREE_CACHE_BYTES = 64 * 1024 * 1024;
+/** Subdirectories whose trees are loaded ahead of the walk (more measured no faster). */
 const PREFETCH = 16;
 
 /** An empty plan, for `buildPlan` to fill (callers watching it grow hold it from the start). */
@@ -74,7 +70,7 @@ export function emptyPlan(): RestorePlan {
 }
 
 export async function buildPlan(repo: Repository, treeId: string, opts: PlanOptions, plan: RestorePlan = emptyPlan()): Promise<RestorePlan> {
-  const loader = new TreeLoader(repo, opts.decoder);
+  const loader = new TreeLoader(repo);
   const { id, display } = await resolveSubPath(loader, treeId, opts.subPath);
   plan.prefix = display === "/" ? "" : display;
   plan.dirs.push({ rel: Buffer.alloc(0), display: "", parent: -1, materialize: true, decision: opts.filter.root(), names: new Set() });
@@ -113,7 +109,7 @@ async function walk(plan: RestorePlan, loader: TreeLoader, tree: Promise<TreeNod
     const decision = opts.filter.decide(path, node.type === "dir", dir.decision);
     if (decision.selected || decision.descend) wanted.push({ node, name, decision });
   }
-  // Subtrees are loaded a few directories ahead of the walk.
+  // Subtrees are loaded ahead of the walk (see PREFETCH).
   const subdirs = wanted.filter((w) => w.node.type === "dir");
   const ahead = new Map<number, Promise<TreeNode[]>>();
   const prefetch = (from: number): void => {
@@ -167,33 +163,18 @@ async function resolveSubPath(loader: TreeLoader, root: string, subPath: string 
   return { id, display: display || "/" };
 }
 
-/** Opens and checks tree blobs elsewhere (worker threads); per item the plain bytes or why not. */
-export type TreeDecoder = (items: TreeItem[]) => Promise<(Uint8Array | string)[]>;
-
-/**
- * Loads tree blobs, a few at a time. Tree packs hold only trees and a walk needs most of
- * them, so a whole pack is read once and kept (bounded, least recently used out). With a
- * decoder, opening and checking the blobs (the costly part) runs in the workers, batched,
- * while this thread parses and walks.
- */
+/** Loads tree blobs, a few at a time (the repository keeps tree packs in memory). */
 class TreeLoader {
   #active = 0;
   #waiting: (() => void)[] = [];
-  #packs = new Map<string, Promise<Buffer>>();
-  #packBytes = 0;
-  #batch: { item: TreeItem; resolve(v: Uint8Array | string): void }[] = [];
 
-  constructor(
-    private readonly repo: Repository,
-    private readonly decoder?: TreeDecoder,
-  ) {}
+  constructor(private readonly repo: Repository) {}
 
   async load(id: string): Promise<TreeNode[]> {
-    while (this.#active >= (this.decoder ? TREE_LOADS_WORKERS : TREE_LOADS)) await new Promise<void>((r) => this.#waiting.push(r));
+    while (this.#active >= TREE_LOADS) await new Promise<void>((r) => this.#waiting.push(r));
     this.#active++;
     try {
-      const plain = this.decoder ? await this.#viaDecoder(id) : await this.repo.loadBlob("tree", Buffer.from(id, "hex"));
-      return decodeTree(plain).nodes;
+      return decodeTree(await this.repo.loadBlob("tree", Buffer.from(id, "hex"))).nodes;
     } catch (err) {
       if (err instanceof CofferError) throw err;
       throw new CofferError("CORRUPT", `Tree ${id.slice(0, 8)} cannot be read (${(err as Error).message}); run "coffer check".`, { tree: id });
@@ -201,62 +182,5 @@ class TreeLoader {
       this.#active--;
       this.#waiting.shift()?.();
     }
-  }
-
-  async #viaDecoder(hex: string): Promise<Uint8Array> {
-    const id = Buffer.from(hex, "hex");
-    const candidates = this.repo.index.entriesOf(id).filter((e) => e.type === "tree");
-    if (candidates.length === 0) throw new CofferError("NOT_FOUND", `tree blob ${hex.slice(0, 8)} is not in the index; run "coffer check".`, { blob: hex });
-    let why = "";
-    for (const e of candidates) {
-      try {
-        const pack = await this.#pack(e.pack);
-        if (e.offset + e.length > pack.length) throw new Error(`pack ${e.pack.slice(0, 8)} is shorter than its index says`);
-        // A copy of just the blob: a view would send the whole pack to the worker.
-        const item: TreeItem = { data: new Uint8Array(pack.subarray(e.offset, e.offset + e.length)), id, compressed: e.compressed, rawLength: e.rawLength, pack: e.pack };
-        const out = await new Promise<Uint8Array | string>((resolve) => this.#enqueue(item, resolve));
-        if (typeof out !== "string") return out;
-        why = out;
-      } catch (err) {
-        why = (err as Error).message;
-      }
-    }
-    throw new CofferError("CORRUPT", `Tree ${hex.slice(0, 8)} cannot be read (${why}); run "coffer check".`, { tree: hex });
-  }
-
-  /** Requests made in the same turn go to the workers as one job. */
-  #enqueue(item: TreeItem, resolve: (v: Uint8Array | string) => void): void {
-    this.#batch.push({ item, resolve });
-    if (this.#batch.length > 1) return;
-    setImmediate(() => {
-      const batch = this.#batch.splice(0);
-      (this.decoder as TreeDecoder)(batch.map((b) => b.item)).then(
-        (out) => batch.forEach((b, i) => b.resolve(out[i] ?? "no answer from the worker")),
-        (err: unknown) => batch.forEach((b) => b.resolve((err as Error).message ?? String(err))),
-      );
-    });
-  }
-
-  #pack(pack: string): Promise<Buffer> {
-    let p = this.#packs.get(pack);
-    if (p) {
-      this.#packs.delete(pack);
-      this.#packs.set(pack, p);
-      return p;
-    }
-    p = this.repo.backend.load({ type: "data", name: pack });
-    this.#packs.set(pack, p);
-    p.then(
-      (b) => {
-        this.#packBytes += b.length;
-        while (this.#packBytes > TREE_CACHE_BYTES && this.#packs.size > 1) {
-          const [oldest, ob] = this.#packs.entries().next().value as [string, Promise<Buffer>];
-          this.#packs.delete(oldest);
-          void ob.then((x) => (this.#packBytes -= x.length)).catch(() => undefined);
-        }
-      },
-      () => this.#packs.delete(pack),
-    );
-    return p;
   }
 }

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
 import type { Repository } from "../repository/repository.js";
-import type { FromRestoreWorker, RestoreWorkerInit, TreeItem, VerifyFile, VerifyOutcome, WriteJob, WriteOutcome } from "./restore-protocol.js";
+import type { FromRestoreWorker, RestoreWorkerInit, VerifyFile, VerifyOutcome, WriteJob, WriteOutcome } from "./restore-protocol.js";
 
 /**
  * The main-thread side of the restore workers. Callers bound how many jobs they submit; each
@@ -59,11 +59,6 @@ export class RestorePool {
     return this.#submit((id) => ({ t: "verify", job: id, files }), []) as Promise<VerifyOutcome[]>;
   }
 
-  /** Opens and checks tree blobs; per item the plain bytes or an error message. */
-  trees(items: TreeItem[]): Promise<(Uint8Array | string)[]> {
-    return this.#submit((id) => ({ t: "trees", job: id, items }), []) as Promise<(Uint8Array | string)[]>;
-  }
-
   /** Tells every worker it may close these files (all their bytes are written). */
   closeFiles(files: number[]): void {
     if (files.length === 0 || this.#failed) return;
@@ -89,7 +84,6 @@ export class RestorePool {
     if (!p) return;
     st.jobs.delete(m.job);
     if (m.t === "written") p.resolve({ written: m.written, blobErrors: m.blobErrors, fileErrors: m.fileErrors });
-    else if (m.t === "trees") p.resolve(m.out);
     else p.resolve(m.files);
   }
 

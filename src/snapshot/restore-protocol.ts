@@ -55,18 +55,8 @@ export interface VerifyFile {
   lengths: Float64Array;
 }
 
-/** A tree blob to open and check (the walk of a restore's plan). */
-export interface TreeItem {
-  data: Uint8Array;
-  id: Uint8Array;
-  compressed: boolean;
-  rawLength: number;
-  pack: string;
-}
-
 export type ToRestoreWorker =
   | WriteJob
-  | { t: "trees"; job: number; items: TreeItem[] }
   | { t: "verify"; job: number; files: VerifyFile[] }
   | { t: "close"; files: number[] }
   /** Close every file and exit. */
@@ -89,9 +79,6 @@ export interface VerifyOutcome {
 }
 
 export type FromRestoreWorker =
-  /** `data` is the job's pack bytes, handed back. */
-  | ({ t: "written"; job: number; data: Uint8Array } & WriteOutcome)
+  | ({ t: "written"; job: number } & WriteOutcome)
   | { t: "verified"; job: number; files: VerifyOutcome[] }
-  /** Per item: the plain tree bytes, or why it could not be opened. */
-  | { t: "trees"; job: number; out: (Uint8Array | string)[] }
   | { t: "fatal"; message: string; stack?: string };

@@ -3,7 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId, decodeBlob } from "../repository/blob.js";
 import { applyFdMeta, loadNative } from "./native.js";
-import { BLOB_FIELDS, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type TreeItem, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
+import { BLOB_FIELDS, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
 import { createFileNoFollow, openForReadNoFollow, openForWriteNoFollow } from "./safe-path.js";
 
 /**
@@ -25,17 +25,8 @@ const fds = new Map<number, number>();
 
 port.on("message", (m: ToRestoreWorker) => {
   try {
-    if (m.t === "write") {
-      const out = write(m);
-      // The pack bytes go back to be freed by the main thread's collector, which runs often;
-      // this thread's rarely would, and they would pile up.
-      port.postMessage({ t: "written", job: m.job, ...out, data: m.data } satisfies FromRestoreWorker, [m.data.buffer as ArrayBuffer]);
-    }
+    if (m.t === "write") send({ t: "written", job: m.job, ...write(m) });
     else if (m.t === "verify") send({ t: "verified", job: m.job, files: m.files.map(verify) });
-    else if (m.t === "trees") {
-      const out = m.items.map(openTree);
-      port.postMessage({ t: "trees", job: m.job, out } satisfies FromRestoreWorker, out.filter((o): o is Uint8Array => typeof o !== "string").map((o) => o.buffer as ArrayBuffer));
-    }
     else if (m.t === "close") closeFiles(m.files);
     else {
       closeFiles([...paths.keys(), ...fds.keys()]);
@@ -45,16 +36,6 @@ port.on("message", (m: ToRestoreWorker) => {
     send({ t: "fatal", message: err instanceof Error ? err.message : String(err), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) });
   }
 });
-
-function openTree(t: TreeItem): Uint8Array | string {
-  try {
-    const plain = decodeBlob(t.data, { id: Buffer.from(t.id.buffer, t.id.byteOffset, t.id.byteLength), type: "tree", rawLength: t.rawLength, compressed: t.compressed }, crypter, idKey, `pack ${t.pack.slice(0, 8)}`);
-    // Transferred back: a copy unless the bytes own their buffer.
-    return plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength ? plain : new Uint8Array(plain);
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-}
 
 function send(m: FromRestoreWorker): void {
   port.postMessage(m);

@@ -169,7 +169,7 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
       ...(opts.deleteFilter ? { deleteFilter: opts.deleteFilter } : {}),
     });
     // Directories are made as the walk finds them; a plan that fails leaves them behind, empty.
-    await buildPlan(repo, opts.snapshot.tree, { filter, warn, onDir: (i) => writer.startDir(i), ...(pool ? { decoder: (items) => (pool as RestorePool).trees(items) } : {}), ...(opts.subPath !== undefined ? { subPath: opts.subPath } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, plan);
+    await buildPlan(repo, opts.snapshot.tree, { filter, warn, onDir: (i) => writer.startDir(i), ...(opts.subPath !== undefined ? { subPath: opts.subPath } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }, plan);
     result.errors.push(...plan.errors);
     writer.prepareDirs();
     const files = writer.prepareFiles();
