@@ -131,6 +131,8 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
   const lock = await Lock.acquire(repo, { exclusive: false, onWarning: warn });
   let pool: RestorePool | undefined;
   try {
+    // Workers start while the index and the trees are read: their start-up overlaps both.
+    if (!opts.dryRun) pool = new RestorePool(repo, opts.workers ?? defaultWorkerCount());
     if (repo.index.files.size === 0) await repo.loadIndex();
     progress.update({ phase: "plan" });
     if (opts.dryRun && !isDirOrMissing(targetPath)) throw new CofferError("INVALID", `The target ${targetPath} is not a directory.`, { target: targetPath });
@@ -151,8 +153,6 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
       ...(opts.dryRun ? { actions: [] } : {}),
       duration_s: 0,
     };
-    // Workers start while the trees are read: their start-up overlaps the walk.
-    if (!opts.dryRun) pool = new RestorePool(repo, opts.workers ?? defaultWorkerCount());
     const plan = emptyPlan();
     const writer = new TargetWriter({
       repo,
