@@ -11,7 +11,7 @@ import { checkRepo, digestTree, makeTree, restoredDigest, type Sandbox, sandbox,
  * repository passes `check` — with different data, with data the two share (both may pack
  * the same blob: a duplicate is harmless, a blob left out is not), and with the same paths.
  */
-describe("concurrent backups into one repository", { timeout: 180_000 }, () => {
+describe("concurrent backups into one repository", { timeout: 600_000 }, () => {
   let sb: Sandbox;
   let a: string;
   let b: string;
