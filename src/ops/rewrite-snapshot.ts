@@ -3,13 +3,14 @@ import type { WarningSink } from "../core/warning.js";
 import { Lock } from "../repository/lock.js";
 import type { Repository } from "../repository/repository.js";
 import type { RetentionOverride, Snapshot, SnapshotWithId } from "../snapshot/snapshot.js";
-import { findSnapshot, type SnapshotFilter } from "../snapshot/snapshot-store.js";
+import { findSnapshot, rewriteLineage, type SnapshotFilter } from "../snapshot/snapshot-store.js";
 
 /**
  * Metadata rewrites (tags, label, description, retention override, change status): snapshot
  * files are immutable, so a change writes a new file and then removes the old one (format
  * §14 rule 5: write first). The new file carries `original`, the first id the snapshot ever
- * had, and `rewritten`, the time of this rewrite, so that readers can tell which of two files
+ * had, `previous`, the ids between (so that ids people saw still find it: `findSnapshot`), and
+ * `rewritten`, the time of this rewrite, so that readers can tell which of two files
  * an interrupted rewrite left is the newer (`currentSnapshots`). Fields this build does not
  * know are carried over untouched.
  */
@@ -68,7 +69,7 @@ export async function rewriteSnapshots(repo: Repository, refs: readonly string[]
         out.push({ id, newId: id, changed: false, snapshot: s });
         continue;
       }
-      const written: RewrittenSnapshot = { ...next, original: typeof json.original === "string" && json.original !== "" ? json.original : id, rewritten: (opts.now ?? repo.clock()).toISOString() };
+      const written: RewrittenSnapshot = { ...next, ...rewriteLineage(json, id), rewritten: (opts.now ?? repo.clock()).toISOString() };
       delete (written as Partial<SnapshotWithId>).id;
       const newId = await repo.saveJson("snapshot", written);
       if (newId !== id) {

@@ -80,7 +80,12 @@ export function matches(s: Snapshot, f: SnapshotFilter): boolean {
   return true;
 }
 
-/** `latest`, `latest~N`? no: `latest`, a full id or a unique prefix, optionally filtered. */
+/**
+ * `latest`, a full id or a unique prefix, optionally filtered (the filter only narrows `latest`).
+ * A metadata rewrite (tag, annotate, a check's integrity stamp) gives a snapshot a new file id,
+ * so a reference is matched against file ids first and, when none matches, against the ids
+ * the current snapshots had before (`original`, `previous`): an id people saw keeps working.
+ */
 export async function findSnapshot(repo: Repository, ref: string, filter: SnapshotFilter = {}): Promise<SnapshotWithId> {
   if (ref === "latest") {
     const list = await listSnapshots(repo, filter);
@@ -89,8 +94,43 @@ export async function findSnapshot(repo: Repository, ref: string, filter: Snapsh
     return last;
   }
   if (!/^[0-9a-f]{1,64}$/.test(ref)) throw new CofferError("NOT_FOUND", `"${ref}" is not a snapshot id; give an id (or a prefix of one) from "coffer snapshots", or "latest".`);
-  const id = await repo.resolveId("snapshot", ref);
-  return { ...((await repo.loadJson("snapshot", id)) as Snapshot), id };
+  const ids = (await repo.listIds("snapshot")).filter((id) => id.startsWith(ref));
+  if (ids.length > 1) throw new CofferError("AMBIGUOUS", `The prefix "${ref}" matches ${ids.length} snapshots; give more characters.`, { prefix: ref });
+  if (ids.length === 1) {
+    const id = ids[0] as string;
+    try {
+      return { ...((await repo.loadJson("snapshot", id)) as Snapshot), id };
+    } catch (err) {
+      if (!repo.backend.isNotFound(err)) throw err; // else rewritten meanwhile: look among the former ids
+    }
+  }
+  const found = currentSnapshots(await loadAllSnapshots(repo)).current.filter((s) => formerIds(s).some((id) => id.startsWith(ref)));
+  if (found.length > 1) throw new CofferError("AMBIGUOUS", `The prefix "${ref}" matches ${found.length} snapshots; give more characters.`, { prefix: ref });
+  const s = found[0];
+  if (!s) throw new CofferError("NOT_FOUND", `No snapshot has an id starting with "${ref}".`, { prefix: ref });
+  return s;
+}
+
+/** How many former ids a rewritten snapshot file lists in `previous` (the oldest are dropped; `original` is always kept). */
+export const MAX_PREVIOUS_IDS = 32;
+
+/** The ids a snapshot's file had before its current one: `original`, then `previous`. */
+export function formerIds(s: { original?: unknown; previous?: unknown }): string[] {
+  const out = typeof s.original === "string" && s.original !== "" ? [s.original] : [];
+  if (Array.isArray(s.previous)) for (const p of s.previous) if (typeof p === "string" && p !== "" && !out.includes(p)) out.push(p);
+  return out;
+}
+
+/**
+ * `original` and `previous` for the file that replaces the snapshot file `id` (with contents
+ * `s`) in a metadata rewrite: `original` stays the first id the snapshot ever had, and `id`
+ * joins `previous` unless it is that first id.
+ */
+export function rewriteLineage(s: { original?: unknown; previous?: unknown }, id: string): { original: string; previous?: string[] } {
+  const original = typeof s.original === "string" && s.original !== "" ? s.original : id;
+  const previous = formerIds(s).filter((p) => p !== original && p !== id);
+  if (id !== original) previous.push(id);
+  return previous.length === 0 ? { original } : { original, previous: previous.slice(-MAX_PREVIOUS_IDS) };
 }
 
 export async function saveSnapshot(repo: Repository, s: Snapshot): Promise<string> {

@@ -70,7 +70,10 @@ export interface Snapshot {
   filters?: SnapshotFilters;
   integrity?: { verified_at: string };
   summary?: SnapshotSummary;
+  /** The id the snapshot had before its metadata was first rewritten. */
   original?: string;
+  /** Ids it had between `original` and now, oldest first (at most MAX_PREVIOUS_IDS): what `findSnapshot` still accepts. */
+  previous?: string[];
   program: string;
 }
 
