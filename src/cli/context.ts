@@ -72,6 +72,10 @@ export interface GlobalOptions {
   progress: boolean;
   /** --config, else COFFER_CONFIG; undefined: ./coffer.yaml, then $XDG_CONFIG_HOME/coffer/coffer.yaml. */
   config: string | undefined;
+  /** --cache-dir, else COFFER_CACHE_DIR; undefined: $XDG_CACHE_HOME/coffer. */
+  cacheDir: string | undefined;
+  /** False with --no-cache: remote repositories are read without the local cache. */
+  cache: boolean;
 }
 
 /** Declares the global options on the root command. Subcommands must not reuse these flags. */
@@ -85,7 +89,9 @@ export function addGlobalOptions(program: Command): void {
     .option("-v, --verbose", "print more about what is done (repeat for more)", (_: string, prev: number) => prev + 1, 0)
     .option("--debug", "print stack traces and internal details on errors")
     .option("--no-progress", "do not draw a progress bar")
-    .option("--config <file>", "the configuration (default ./coffer.yaml, then $XDG_CONFIG_HOME/coffer/coffer.yaml; env: COFFER_CONFIG)");
+    .option("--config <file>", "the configuration (default ./coffer.yaml, then $XDG_CONFIG_HOME/coffer/coffer.yaml; env: COFFER_CONFIG)")
+    .option("--cache-dir <dir>", "where remote repositories are cached (default $XDG_CACHE_HOME/coffer, i.e. ~/.cache/coffer; env: COFFER_CACHE_DIR)")
+    .option("--no-cache", "read a remote repository without the local cache");
 }
 
 /** Global options from commander's parsed values plus the environment. */
@@ -102,6 +108,8 @@ export function globalOptionsFrom(values: Record<string, unknown>, env: Env): Gl
     debug: values.debug === true,
     progress: values.progress !== false,
     config: str(values.config) ?? str(env.COFFER_CONFIG),
+    cacheDir: str(values.cacheDir) ?? str(env.COFFER_CACHE_DIR),
+    cache: values.cache !== false,
   };
   if (opts.quiet && opts.verbose > 0) {
     throw new CofferError("USAGE", "--quiet and --verbose cannot be used together; choose one.");

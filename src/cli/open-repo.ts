@@ -1,20 +1,23 @@
 import { openBackend, wrapBackend } from "../backend/open.js";
 import { CofferError, isCofferError } from "../core/errors.js";
 import { DEFAULT_KDF, type KdfParams, TEST_KDF } from "../crypto/kdf.js";
+import { defaultCacheRoot, type LocalCacheOptions } from "../repository/local-cache.js";
 import { Repository } from "../repository/repository.js";
 import type { Context } from "./context.js";
-import { printInfo } from "./output.js";
+import { printInfo, printVerbose } from "./output.js";
 
 /**
  * Opens the repository a command names (or the default one), asking for the password only
  * when it is encrypted and trying again on a terminal after a wrong one. With `create`, the
  * default repository is created on first use (no prompt: a generated password file).
+ * A remote repository is read through the local cache unless `cache` is false (check reads
+ * the repository itself) or the user said --no-cache.
  */
-export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex?: boolean } = {}): Promise<Repository> {
+export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex?: boolean; cache?: boolean } = {}): Promise<Repository> {
   const backend = wrapBackend(openBackend(ctx.repository.location));
   let repo: Repository;
   try {
-    repo = await openWithRetries(ctx, backend);
+    repo = await openWithRetries(ctx, backend, opts.cache === false ? undefined : cacheOptions(ctx));
   } catch (err) {
     if (isCofferError(err, "REPO_MISSING") && opts.create && ctx.repository.isDefault) {
       const password = await ctx.password({ createDefault: true });
@@ -32,18 +35,24 @@ export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex
   return repo;
 }
 
-async function openWithRetries(ctx: Context, backend: ReturnType<typeof wrapBackend>): Promise<Repository> {
+/** Where the local cache of remote repositories is (--cache-dir, COFFER_CACHE_DIR); undefined with --no-cache. */
+export function cacheOptions(ctx: Context): LocalCacheOptions | undefined {
+  if (!ctx.options.cache) return undefined;
+  return { dir: ctx.options.cacheDir ?? defaultCacheRoot(ctx.env), onProblem: (m) => printVerbose(ctx, `cache: ${m}`) };
+}
+
+async function openWithRetries(ctx: Context, backend: ReturnType<typeof wrapBackend>, cache: LocalCacheOptions | undefined): Promise<Repository> {
   let password: string | undefined;
   const ask = async (): Promise<string> => (password = await ctx.password());
   try {
-    return await Repository.open(backend, { password: ask, clock: ctx.clock });
+    return await Repository.open(backend, { password: ask, clock: ctx.clock, cache });
   } catch (err) {
     if (!isCofferError(err, "WRONG_PASSWORD") || password === undefined) throw err;
     for (;;) {
       const again = await ctx.passwordRetry();
       if (again === undefined) throw err;
       try {
-        return await Repository.open(backend, { password: again, clock: ctx.clock });
+        return await Repository.open(backend, { password: again, clock: ctx.clock, cache });
       } catch (e) {
         if (!isCofferError(e, "WRONG_PASSWORD")) throw e;
       }

@@ -42,7 +42,7 @@ export function createJobExecutor(opts: JobKindsOptions): JobExecutor {
       case "prune":
         return withRepository(j.repository, opts, ctx, (repo) => pruneJob(repo, j, ctx));
       case "check":
-        return withRepository(j.repository, opts, ctx, (repo) => checkJob(repo, j, ctx));
+        return withRepository(j.repository, opts, ctx, (repo) => checkJob(repo, j, ctx), { cache: false });
       case "copy":
         return copyJob(j, opts, ctx);
       case "rotate":
@@ -63,10 +63,11 @@ export function jobRepositories(j: JobConfig): string[] {
   return "repository" in j ? [j.repository] : [];
 }
 
-async function withRepository<T>(name: string, opts: JobKindsOptions, ctx: AttemptContext, fn: (repo: Repository) => Promise<T>): Promise<T> {
+async function withRepository<T>(name: string, opts: JobKindsOptions, ctx: AttemptContext, fn: (repo: Repository) => Promise<T>, access: { cache?: boolean } = {}): Promise<T> {
   const rc = opts.config.repositories[name];
   if (rc === undefined) throw new CofferError("NOT_FOUND", `The configuration has no repository ${name}.`);
-  const repo = await openRepository(rc, { env: opts.env, signal: ctx.signal, ...(opts.clock ? { clock: opts.clock } : {}) });
+  // A check job verifies the repository itself, not the local cache's copies.
+  const repo = await openRepository(rc, { env: opts.env, signal: ctx.signal, ...access, ...(opts.clock ? { clock: opts.clock } : {}) });
   try {
     return await fn(repo);
   } finally {

@@ -10,6 +10,7 @@ import { resolvePasswordSource } from "../config/password.js";
 import type { PasswordSource, RepositoryConfig } from "../config/types.js";
 import type { Clock } from "../core/clock.js";
 import { CofferError, isCofferError } from "../core/errors.js";
+import { defaultCacheRoot } from "../repository/local-cache.js";
 import { Repository } from "../repository/repository.js";
 import type { Env } from "./state.js";
 
@@ -19,6 +20,8 @@ export interface OpenRepositoryOptions {
   clock?: Clock;
   /** Tries of each backend request (default the backend's, 10): a quick probe takes fewer. */
   attempts?: number;
+  /** False: read a remote repository without the local cache (COFFER_CACHE_DIR, else $XDG_CACHE_HOME/coffer), as check does. */
+  cache?: boolean;
 }
 
 /** The repository's password, resolved now. */
@@ -36,7 +39,8 @@ export function repositoryPassword(repo: Pick<RepositoryConfig, "name" | "passwo
 export async function openRepository(repo: RepositoryConfig, opts: OpenRepositoryOptions): Promise<Repository> {
   const backend = wrapBackend(openBackend(repo.url), opts.attempts !== undefined ? { retry: { attempts: opts.attempts } } : {});
   try {
-    return await Repository.open(backend, { password: () => repositoryPassword(repo, opts), ...(opts.clock ? { clock: opts.clock } : {}) });
+    const cache = opts.cache === false ? undefined : { dir: opts.env.COFFER_CACHE_DIR || defaultCacheRoot(opts.env) };
+    return await Repository.open(backend, { password: () => repositoryPassword(repo, opts), cache, ...(opts.clock ? { clock: opts.clock } : {}) });
   } catch (err) {
     await backend.close().catch(() => undefined);
     if (isCofferError(err, "REPO_MISSING")) {

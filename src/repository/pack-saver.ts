@@ -92,7 +92,7 @@ export class PackSaver {
     while (this.#uploads.size >= (this.opts.maxUploads ?? 1)) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     const up = this.repo
-      .savePack(id, bytes)
+      .savePack(id, bytes, entries.every((e) => e.type === "tree") ? "tree" : undefined)
       .then(async () => {
         this.#unindexed.set(id, entries);
         if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32)) await this.#writeIndex();

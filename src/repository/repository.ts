@@ -9,6 +9,7 @@ import { type BlobType, blobId, decodeBlob, encodeBlob, type EncodedBlob } from 
 import { newConfig, parseConfig, type RepoConfig } from "./config.js";
 import { decodeJsonFile, encodeJsonFile } from "./file-codec.js";
 import { readIndexFile } from "./index-file.js";
+import { LocalCache, type LocalCacheOptions } from "./local-cache.js";
 import { MasterIndex } from "./master-index.js";
 import { mapLimit } from "./map-limit.js";
 
@@ -29,6 +30,11 @@ export interface OpenOptions {
   /** A password, or a function asked for one only when the repository is encrypted. */
   password?: string | (() => Promise<string>);
   clock?: Clock;
+  /**
+   * Keep copies of index files, snapshot files and tree packs in a local cache (verified on
+   * every use). Only used when the backend is remote (`properties.remote`).
+   */
+  cache?: LocalCacheOptions;
 }
 
 /**
@@ -43,6 +49,7 @@ export class Repository {
   readonly #masterKey: Buffer | null;
   #treePacks = new Map<string, Promise<Buffer>>();
   #treePackBytes = 0;
+  #cache: LocalCache | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -91,6 +98,12 @@ export class Repository {
   }
 
   static async open(backend: Backend, opts: OpenOptions = {}): Promise<Repository> {
+    const repo = await Repository.#open(backend, opts);
+    if (opts.cache && backend.properties.remote) repo.#cache = await LocalCache.open(repo.config.id, opts.cache);
+    return repo;
+  }
+
+  static async #open(backend: Backend, opts: OpenOptions): Promise<Repository> {
     const clock = opts.clock ?? systemClock;
     let raw: Buffer;
     try {
@@ -136,6 +149,11 @@ export class Repository {
     throw new CofferError("WRONG_PASSWORD", "The password does not open any key of this repository.");
   }
 
+  /** The local cache in use: undefined for a local backend, or when none was asked for or it cannot be used. */
+  get cache(): LocalCache | undefined {
+    return this.#cache;
+  }
+
   /** The master key, for worker threads and new key files; null in mode `none`. */
   masterKey(): Buffer | null {
     return this.#masterKey ? Buffer.from(this.#masterKey) : null;
@@ -178,7 +196,7 @@ export class Repository {
       this.#treePacks.delete(pack);
       this.#treePacks.set(pack, p);
     } else {
-      p = this.backend.load({ type: "data", name: pack });
+      p = this.#loadFile({ type: "data", name: pack });
       this.#treePacks.set(pack, p);
       p.then(
         (b) => {
@@ -201,17 +219,29 @@ export class Repository {
   async saveJson(type: FileType, value: unknown): Promise<string> {
     const { id, bytes } = encodeJsonFile(value, this.crypter);
     await this.backend.save({ type, name: id }, bytes);
+    await this.#cache?.put({ type, name: id }, bytes);
     return id;
   }
 
   async loadJson(type: FileType, id: string): Promise<unknown> {
-    const bytes = await this.backend.load({ type, name: id });
+    const bytes = await this.#loadFile({ type, name: id });
     return decodeJsonFile(bytes, this.crypter, `${typeName(type)} ${id.slice(0, 8)}`, id);
   }
 
+  /** A whole file, from the local cache when it holds a sound copy (index, snapshot, tree pack). */
+  async #loadFile(h: Handle): Promise<Buffer> {
+    const cached = await this.#cache?.get(h);
+    if (cached) return cached;
+    const bytes = await this.backend.load(h);
+    await this.#cache?.put(h, bytes);
+    return bytes;
+  }
+
+  /** The ids of a type; the local cache forgets the files of that type no longer listed. */
   async listIds(type: FileType): Promise<string[]> {
     const out: string[] = [];
     for await (const f of this.backend.list(type)) out.push(f.name);
+    await this.#cache?.keepOnly(type, new Set(out));
     return out.sort();
   }
 
@@ -234,11 +264,17 @@ export class Repository {
       this.index.files.add(f.id);
       for (const [pack, blobs] of f.file.packs) this.index.addPack(pack, blobs);
     }
+    // Tree packs that no index names any more were pruned.
+    await this.#cache?.keepOnly("data", new Set(this.index.packs()));
   }
 
-  /** Saves a finished pack's bytes under its name (the SHA-256 its builder computed). */
-  async savePack(id: string, bytes: Buffer): Promise<void> {
+  /**
+   * Saves a finished pack's bytes under its name (the SHA-256 its builder computed). A pack of
+   * trees (`type`) is also kept in the local cache, where the next backup reads its parent.
+   */
+  async savePack(id: string, bytes: Buffer, type?: BlobType): Promise<void> {
     await this.backend.save({ type: "data", name: id }, bytes);
+    if (type === "tree") await this.#cache?.put({ type: "data", name: id }, bytes);
   }
 
   /** Adds a key file for a new password; returns its id. */

@@ -28,7 +28,8 @@ export const checkCommand = defineCommand<{ readData?: boolean; readDataSubset?:
   ],
   async run(ctx, _args, opts) {
     // No index loading here: check reads the index files itself and reports damaged ones.
-    const repo = await openRepo(ctx);
+    // Nor the local cache: check verifies what the repository holds, not copies of it.
+    const repo = await openRepo(ctx, { cache: false });
     const progress = ctx.progress();
     const started = Date.now();
     try {
