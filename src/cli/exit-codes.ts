@@ -33,6 +33,7 @@ const BY_ERROR_CODE: Record<ErrorCode, ExitCode> = {
   WRONG_PASSWORD: ExitCode.WRONG_PASSWORD,
   NO_PASSWORD: ExitCode.ERROR,
   LOCKED: ExitCode.LOCKED,
+  LOCK_LOST: ExitCode.ERROR,
   NOT_FOUND: ExitCode.ERROR,
   AMBIGUOUS: ExitCode.ERROR,
   CORRUPT: ExitCode.ERROR,

@@ -11,6 +11,7 @@ export type ErrorCode =
   | "WRONG_PASSWORD" // no key file opens with the password
   | "NO_PASSWORD" // a password is needed and none was given
   | "LOCKED" // a conflicting lock is held
+  | "LOCK_LOST" // the lock this process held was removed by someone else while it ran
   | "NOT_FOUND" // an object, snapshot or file is not there
   | "AMBIGUOUS" // an id prefix matches more than one object
   | "CORRUPT" // stored data failed verification

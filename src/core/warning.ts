@@ -8,6 +8,7 @@ export type WarningCode =
   | "SKIPPED" // an entry was left out (unsupported type, vanished)
   | "SQLITE_WAL" // a live SQLite database copied as plain files
   | "STALE_LOCK" // a stale lock was removed
+  | "LOCK_LOST" // this process's lock was removed by someone else; the operation will stop
   | "DAMAGED" // a damaged object was found (check)
   | "UNSAFE_PATH"; // a path that would escape a target was refused
 

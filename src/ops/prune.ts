@@ -3,7 +3,7 @@ import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning, WarningSink } from "../core/warning.js";
 import { type BlobEntry, type BlobType, decodeBlob } from "../repository/blob.js";
 import { buildIndexFile, readIndexFile } from "../repository/index-file.js";
-import { Lock } from "../repository/lock.js";
+import { ensureLocksHeld, Lock } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { MasterIndex } from "../repository/master-index.js";
 import { decodeHeader, encodeHeader, PackBuilder } from "../repository/pack.js";
@@ -222,6 +222,8 @@ class Pruner {
       }
     }
 
+    // Deleting under a lock someone removed could delete what a backup that started since needs.
+    await ensureLocksHeld(repo);
     // Old index files first: until they are gone they still name the packs about to go.
     const oldFiles = rewriteIndex ? [...this.oldIndexFiles, ...checkpointIndex, ...this.supersededLeftovers] : this.supersededLeftovers;
     const written = new Set(result.indexWritten);

@@ -1,4 +1,5 @@
 import type { Progress } from "../core/progress.js";
+import { ensureLocksHeld } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import type { Repository } from "../repository/repository.js";
 import { rewriteLineage } from "../snapshot/snapshot-store.js";
@@ -11,6 +12,8 @@ import { rewriteLineage } from "../snapshot/snapshot-store.js";
  */
 export async function stampIntegrity(repo: Repository, snapshots: readonly { id: string; json: Record<string, unknown> }[], verifiedAt: Date, progress?: Progress): Promise<{ id: string; newId: string }[]> {
   let done = 0;
+  // A forget may have run if the check's lock was removed: stamping would bring snapshots back.
+  await ensureLocksHeld(repo);
   return mapLimit(snapshots, repo.backend.properties.connections, async ({ id, json }) => {
     const newId = await repo.saveJson("snapshot", { ...json, integrity: { verified_at: verifiedAt.toISOString() }, ...rewriteLineage(json, id) });
     if (newId !== id) {

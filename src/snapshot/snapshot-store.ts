@@ -1,4 +1,5 @@
 import { CofferError } from "../core/errors.js";
+import { ensureLocksHeld } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import type { Repository } from "../repository/repository.js";
 import type { Snapshot, SnapshotWithId } from "./snapshot.js";
@@ -133,6 +134,8 @@ export function rewriteLineage(s: { original?: unknown; previous?: unknown }, id
   return previous.length === 0 ? { original } : { original, previous: previous.slice(-MAX_PREVIOUS_IDS) };
 }
 
+/** Saves a snapshot file; first throws LOCK_LOST if this process's lock on `repo` was removed (see Lock). */
 export async function saveSnapshot(repo: Repository, s: Snapshot): Promise<string> {
+  await ensureLocksHeld(repo);
   return repo.saveJson("snapshot", s);
 }

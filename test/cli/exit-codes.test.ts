@@ -9,6 +9,7 @@ test("error codes map to restic's exit codes", () => {
     ["PARTIAL", 3],
     ["REPO_MISSING", 10],
     ["LOCKED", 11],
+    ["LOCK_LOST", 1],
     ["WRONG_PASSWORD", 12],
     ["INTERRUPTED", 130],
     ["NO_PASSWORD", 1],

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { test } from "node:test";
+import { MemoryBackend } from "../../src/backend/memory.js";
+import type { FileInfo, FileType, Handle } from "../../src/backend/backend.js";
+import { isCofferError } from "../../src/core/errors.js";
+import type { Warning } from "../../src/core/warning.js";
+import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { prune } from "../../src/ops/prune.js";
+import { ensureLocksHeld, Lock, LOCK_STALE_MS, removeLocks } from "../../src/repository/lock.js";
+import { Repository } from "../../src/repository/repository.js";
+import { backup } from "../../src/snapshot/archiver.js";
+import type { Snapshot } from "../../src/snapshot/snapshot.js";
+import { saveSnapshot } from "../../src/snapshot/snapshot-store.js";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A repository whose clock the test moves. */
+async function clockedRepo(backend = new MemoryBackend(), encrypted = false): Promise<{ repo: Repository; advance: (ms: number) => void }> {
+  let now = Date.parse("2026-05-01T10:00:00Z");
+  const clock = (): Date => new Date(now);
+  const repo = await Repository.init(backend, encrypted ? { password: "pw", kdf: TEST_KDF, clock } : { encryption: "none", clock });
+  return { repo, advance: (ms) => (now += ms) };
+}
+
+const snap: Snapshot = { time: "2026-05-01T10:00:00.000Z", hostname: "h", username: "u", paths: ["/srv"], tree: "ab".repeat(32), tags: [], kind: "manual", program: "coffer test" };
+const isLost = (e: unknown): boolean => isCofferError(e, "LOCK_LOST");
+
+test("a refresh replaces the lock file and keeps the lock held", async () => {
+  const { repo, advance } = await clockedRepo(new MemoryBackend(), true);
+  const lock = await Lock.acquire(repo, { exclusive: false });
+  const first = lock.id;
+  advance(5 * 60_000);
+  await lock.refresh();
+  assert.notEqual(lock.id, first);
+  assert.deepEqual(await repo.listIds("lock"), [lock.id]);
+  assert.equal(lock.lost, undefined);
+  await saveSnapshot(repo, snap);
+  await lock.release();
+  assert.deepEqual(await repo.listIds("lock"), []);
+});
+
+test("a lock that went stale but is still there is refreshed and still held (the machine slept)", async () => {
+  const { repo, advance } = await clockedRepo();
+  const lock = await Lock.acquire(repo, { exclusive: false });
+  advance(LOCK_STALE_MS + 60_000);
+  await ensureLocksHeld(repo);
+  assert.equal(lock.lost, undefined);
+  assert.equal((await repo.loadJson("lock", lock.id) as { time: string }).time, repo.clock().toISOString(), "refreshed before the commit");
+  await lock.release();
+});
+
+test("a lock removed by someone else is lost: the refresh fails, the signal aborts, saveSnapshot refuses", async () => {
+  for (const encrypted of [false, true]) {
+    const { repo, advance } = await clockedRepo(new MemoryBackend(), encrypted);
+    const warnings: Warning[] = [];
+    const lock = await Lock.acquire(repo, { exclusive: false, onWarning: (w) => warnings.push(w) });
+    // Another process finds it stale after 30 minutes without a refresh and removes it.
+    advance(LOCK_STALE_MS + 60_000);
+    assert.deepEqual(await removeLocks(repo, false), [lock.id]);
+    await assert.rejects(lock.refresh(), isLost);
+    assert.ok(lock.signal.aborted);
+    assert.ok(isLost(lock.signal.reason));
+    assert.match(lock.lost?.message ?? "", /lock on the repository was removed by someone else .*last refreshed 31 min ago.*run it again/);
+    assert.deepEqual(warnings.map((w) => w.code), ["LOCK_LOST"]);
+    await assert.rejects(saveSnapshot(repo, snap), isLost);
+    assert.deepEqual(await repo.listIds("snapshot"), [], "no snapshot was written");
+    // Lost for good, even though the refresh left a fresh file behind (removed on release).
+    await assert.rejects(lock.refresh(), isLost);
+    await lock.release();
+    assert.deepEqual(await repo.listIds("lock"), []);
+    await saveSnapshot(repo, snap); // no lock held any more: nothing to check
+  }
+});
+
+test("a lock file replaced under the lock's name counts as lost", async () => {
+  const backend = new MemoryBackend();
+  const { repo, advance } = await clockedRepo(backend);
+  const lock = await Lock.acquire(repo, { exclusive: true });
+  await backend.save({ type: "lock", name: lock.id }, Buffer.from("{}"));
+  advance(60_000);
+  await assert.rejects(lock.refresh(), isLost);
+  assert.equal(lock.lost?.data["how"], "replaced");
+  await lock.release();
+});
+
+test("the background refresh notices the removal (short interval, no fixed wait)", async () => {
+  const { repo, advance } = await clockedRepo();
+  const lock = await Lock.acquire(repo, { exclusive: false, refreshMs: 5 });
+  await repo.backend.remove({ type: "lock", name: lock.id });
+  advance(60_000);
+  const [event] = await once(lock.signal, "abort");
+  assert.ok(event);
+  assert.ok(isLost(lock.signal.reason));
+  await assert.rejects(ensureLocksHeld(repo), isLost);
+  await lock.release();
+});
+
+test("a backup whose lock was removed while it ran (stale after a long stall) saves no snapshot", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "coffer-lock-"));
+  try {
+    await writeFile(join(dir, "a.txt"), "a".repeat(5000));
+    const backend = new HookBackend();
+    const { repo, advance } = await clockedRepo(backend);
+    // On its first pack save the backup "stalls" for 40 minutes, and another process removes its lock as stale.
+    backend.beforeSave = async (h) => {
+      if (h.type !== "data") return;
+      backend.beforeSave = undefined;
+      advance(40 * 60_000);
+      await removeLocks(repo, false);
+    };
+    await assert.rejects(backup(repo, { paths: [dir], workers: 1 }), isLost);
+    assert.deepEqual(await repo.listIds("snapshot"), []);
+    assert.deepEqual(await repo.listIds("lock"), [], "the operation's lock files are gone");
+    // The repository is usable: the next backup succeeds.
+    const again = await backup(repo, { paths: [dir], workers: 1 });
+    assert.ok(again.snapshot);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("prune deletes nothing when its exclusive lock was removed", async () => {
+  const backend = new HookBackend();
+  const { repo, advance } = await clockedRepo(backend);
+  // An unreferenced pack older than prune's lock: prune would delete it.
+  await repo.backend.save({ type: "data", name: "ee".repeat(32) }, Buffer.from("left by a killed backup"));
+  // While prune reads the snapshots, its lock is removed (unlock --remove-all).
+  backend.beforeList = async (type) => {
+    if (type !== "snapshot") return;
+    backend.beforeList = undefined;
+    advance(LOCK_STALE_MS + 60_000);
+    await removeLocks(repo, true);
+  };
+  await assert.rejects(prune(repo), isLost);
+  assert.equal(backend.beforeList, undefined, "the hook ran");
+  assert.deepEqual(await repo.listIds("data"), ["ee".repeat(32)], "nothing was deleted");
+  // Without the interference, the same prune deletes it.
+  await prune(repo);
+  assert.deepEqual(await repo.listIds("data"), []);
+});
+
+/** A memory backend that runs a hook before saves or listings. */
+class HookBackend extends MemoryBackend {
+  beforeSave: ((h: Handle) => Promise<void>) | undefined;
+  beforeList: ((type: FileType) => Promise<void>) | undefined;
+  override async save(h: Handle, data: Uint8Array): Promise<void> {
+    await this.beforeSave?.(h);
+    return super.save(h, data);
+  }
+  override async *list(type: FileType): AsyncIterable<FileInfo> {
+    await this.beforeList?.(type);
+    yield* super.list(type);
+  }
+}
