@@ -13,7 +13,8 @@
  *    (`./output.js`); throw `CofferError` for failures — never print errors or set exit codes,
  *    main maps the error code to the exit code (`./exit-codes.js`).
  * 4. Do not reuse the global flags (-r/--repo, --password-file, --password-command, --json,
- *    -q/--quiet, -v/--verbose, --debug, --no-progress) as command options.
+ *    -q/--quiet, -v/--verbose, --debug, --no-progress, --config, --cache-dir, --no-cache) as
+ *    command options.
  */
 import type { CommandSpec } from "./command.js";
 import { annotateCommand } from "./commands/annotate.js";

@@ -114,6 +114,7 @@ function buildProgram(io: CliIO, commandList: readonly CommandSpec<any>[], invok
         "  COFFER_PASSWORD          the repository password",
         "  COFFER_PASSWORD_FILE     as --password-file",
         "  COFFER_PASSWORD_COMMAND  as --password-command",
+        "  COFFER_CACHE_DIR         as --cache-dir: where remote repositories are cached",
         "  NO_COLOR, FORCE_COLOR    turn colour off or on",
         "",
         "Exit codes: 0 ok, 1 error, 2 usage, 3 partial backup, 10 repository missing,",

@@ -14,7 +14,7 @@ export const checkCommand = defineCommand<{ readData?: boolean; readDataSubset?:
     "needs is present. With --read-data every pack is read back, decrypted and re-hashed; --read-data-subset reads a part " +
     "(n/t: the n-th of t groups; x%: a random share), so a schedule can cover everything over time. Each problem names the " +
     "damaged object and the snapshots it affects. A full data check without errors stamps integrity.verified_at on the snapshots. " +
-    "Exit code 1 when anything is damaged.",
+    "It reads the repository itself, never the local cache of a remote repository. Exit code 1 when anything is damaged.",
   examples: [
     "coffer check",
     "coffer check --read-data",
