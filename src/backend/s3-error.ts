@@ -86,7 +86,10 @@ export function s3Error(err: unknown, ctx: S3ErrorContext): CofferError {
     );
   }
   if (e.name === "TimeoutError" || (sys !== undefined && NETWORK.has(sys)) || /^(socket hang up|aborted)$/i.test(e.message ?? "")) {
-    const why = sys === "ENOTFOUND" ? "the host name does not resolve" : e.name === "TimeoutError" ? "it did not answer in time" : (sys ?? firstLine(e.message));
+    // The SDK names ECONNRESET and EPIPE "TimeoutError" too: a connection that broke (a server
+    // killed in the middle of a request) is told by its code, not as a timeout.
+    const broke = sys !== undefined && sys !== "ETIMEDOUT" && NETWORK.has(sys);
+    const why = sys === "ENOTFOUND" ? "the host name does not resolve" : broke ? sys : e.name === "TimeoutError" || sys === "ETIMEDOUT" ? "it did not answer in time" : (sys ?? firstLine(e.message));
     return make(`Cannot reach ${whoIn} (${why}) while ${what}; check the URL and the network, and that the server is running.`, false);
   }
   if (status !== undefined && status >= 500) {

@@ -306,6 +306,20 @@ describe("S3 backend against broken servers", () => {
     }
   });
 
+  it("names a connection reset in the middle of a request by its code, not as a timeout", async () => {
+    // What a server killed while a request is on its way looks like (the SDK calls it a TimeoutError).
+    const tcp = await listen(createTcpServer((s) => s.once("data", () => s.resetAndDestroy())));
+    const b = s3(`s3:http://127.0.0.1:${port(tcp)}/bucket`);
+    try {
+      const err = await expectError(b.load({ type: "config", name: "" }));
+      assert.match(err.message, /^Cannot reach the S3 server http:\/\/127\.0\.0\.1:\d+ \(ECONNRESET\) while loading config in /);
+      assert.ok(!b.isPermanent(err));
+    } finally {
+      await b.close();
+      tcp.close();
+    }
+  });
+
   it("reports https to a plain HTTP port as a permanent TLS error", async () => {
     const http = await listen(createHttpServer((_req, res) => res.end()));
     const b = wrapBackend(s3(`s3:https://127.0.0.1:${port(http)}/bucket`), { retry: fastRetry });
