@@ -9,35 +9,32 @@ import { parseRestUrl, RestBackend } from "./rest.js";
 import { RetryBackend, type RetryOptions } from "./retry.js";
 import { S3Backend } from "./s3.js";
 import { parseS3Url, s3OptionsFromEnv } from "./s3-url.js";
-
-/** Schemes DESIGN.md names whose drivers are not written yet. */
-const PLANNED = new Set(["sftp", "rest", "rclone"]);
+import { SftpBackend } from "./sftp.js";
+import { parseSftpUrl, sftpOptionsFromEnv } from "./sftp-url.js";
 
 export interface OpenBackendOptions {
-  /** Where driver settings (COFFER_S3_*, AWS_REGION) are read; default process.env. */
+  /** Where driver settings (COFFER_S3_*, COFFER_SFTP_*, AWS_REGION, HOME) are read; default process.env. */
   env?: Record<string, string | undefined>;
 }
 
 /**
  * The driver for a repository URL: a path or `local:PATH` (a leading `~/` is the home
- * directory), or `s3:https://HOST[:PORT]/BUCKET[/PREFIX]` / `s3:BUCKET[/PREFIX]` (docs/backends.md).
- * `sftp:`, `rest:` and `rclone:` are refused with UNSUPPORTED. Any other
- * `word:` prefix is part of a path, as in restic (a directory may be called `backup:2024`).
+ * directory), `s3:https://HOST[:PORT]/BUCKET[/PREFIX]` / `s3:BUCKET[/PREFIX]`,
+ * `sftp:[USER@]HOST:PATH` / `sftp://[USER@]HOST[:PORT]/PATH`, `rest:URL` or
+ * `rclone:REMOTE:PATH` (docs/backends.md). Any other `word:` prefix is part of a path, as in
+ * restic (a directory may be called `backup:2024`).
  * The driver is bare: pass it through `wrapBackend` before use.
  */
 export function openBackend(url: string, opts: OpenBackendOptions = {}): Backend {
   const scheme = /^([a-z][a-z0-9]*):/.exec(url)?.[1];
+  const env = opts.env ?? process.env;
   if (scheme === "s3") {
     const loc = parseS3Url(url);
-    return new S3Backend({ ...loc, ...s3OptionsFromEnv(opts.env ?? process.env, loc) });
+    return new S3Backend({ ...loc, ...s3OptionsFromEnv(env, loc) });
   }
+  if (scheme === "sftp") return new SftpBackend({ ...sftpOptionsFromEnv(env), ...parseSftpUrl(url), home: env["HOME"] || homedir() });
   if (scheme === "rest") return new RestBackend(parseRestUrl(url));
   if (scheme === "rclone") return new RcloneBackend(parseRcloneUrl(url));
-  if (scheme !== undefined && PLANNED.has(scheme)) {
-    throw new CofferError("UNSUPPORTED", `${scheme}: backends are not available in this build yet; use a local path (or local:PATH) for the repository.`, {
-      scheme,
-    });
-  }
   const path = scheme === "local" ? url.slice("local:".length) : url;
   if (path === "") {
     throw new CofferError("USAGE", `No repository path given in ${JSON.stringify(url)}; name one with --repo or COFFER_REPOSITORY.`, { url });

@@ -219,9 +219,9 @@ describe("openBackend", () => {
     assert.equal(openBackend("/srv/backup").properties.kind, "local");
   });
 
-  it("refuses the remote schemes with UNSUPPORTED, and an empty path with USAGE", () => {
-    for (const url of ["sftp:user@host:/path"]) {
-      assert.throws(() => openBackend(url), (err: unknown) => isCofferError(err, "UNSUPPORTED") && /not available in this build yet/.test(err.message), url);
+  it("opens every remote scheme with its driver, and refuses an empty path with USAGE", () => {
+    for (const [url, kind] of [["sftp:user@host:/path", "sftp"], ["s3:http://127.0.0.1:1/b", "s3"], ["rest:http://127.0.0.1:1/", "rest"], ["rclone:remote:path", "rclone"]] as const) {
+      assert.equal(openBackend(url).properties.kind, kind, url);
     }
     for (const url of ["", "local:"]) assert.throws(() => openBackend(url), (err: unknown) => isCofferError(err, "USAGE"), url);
   });
