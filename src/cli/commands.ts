@@ -20,6 +20,7 @@ import type { CommandSpec } from "./command.js";
 import { annotateCommand } from "./commands/annotate.js";
 import { backupCommand } from "./commands/backup.js";
 import { bakCommand } from "./commands/bak.js";
+import { cacheCommand } from "./commands/cache.js";
 import { changeCommand } from "./commands/change.js";
 import { catCommand } from "./commands/cat.js";
 import { checkCommand } from "./commands/check.js";
@@ -79,6 +80,7 @@ export const commands: readonly CommandSpec<any>[] = [
   catCommand,
   keyCommand,
   unlockCommand,
+  cacheCommand,
   configCommand,
   rotateCommand,
   bakCommand,
