@@ -16,6 +16,8 @@ export { openBackend, wrapBackend } from "./backend/open.js";
 
 export { Repository, type InitOptions, type OpenOptions } from "./repository/repository.js";
 export type { RepoConfig } from "./repository/config.js";
+export { defaultCacheRoot, LocalCache, type LocalCacheOptions, type CacheCounters } from "./repository/local-cache.js";
+export { listCaches, removeOldCaches, type CacheDir } from "./repository/cache-dirs.js";
 export { Lock, removeLocks } from "./repository/lock.js";
 export type { KdfParams } from "./crypto/kdf.js";
 
