@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writ
 import { dirname, join } from "node:path";
 import { ioError } from "../core/errors.js";
 import { checkHandle, handlePath, typeDir, type FileType } from "./backend.js";
+import { TEMP_PREFIX } from "./local-temp.js";
 
 /**
  * Writes one file of a local repository incrementally, for writers that do not know its name
@@ -21,7 +22,7 @@ export class LocalFileWriter {
   constructor(root: string, type: FileType) {
     this.#root = root;
     this.#type = type;
-    this.#temp = join(root, typeDir(type), `.tmp-${randomBytes(8).toString("hex")}`);
+    this.#temp = join(root, typeDir(type), `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     try {
       this.#fd = openSync(this.#temp, "wx", 0o600);
     } catch (err) {

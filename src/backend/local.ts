@@ -19,8 +19,8 @@ import {
   type Handle,
   type LoadOptions,
 } from "./backend.js";
+import { TEMP_PREFIX } from "./local-temp.js";
 
-const TEMP_PREFIX = ".tmp-";
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 const HEX2 = /^[0-9a-f]{2}$/;
@@ -31,7 +31,8 @@ const HEX2 = /^[0-9a-f]{2}$/;
  * `save` is the one place where data safety is won or lost: it writes a temp file next to the
  * destination, fsyncs it, renames it into place and fsyncs the directory, so after it resolves
  * the file survives a crash, and before that no reader (nor a crash) ever sees a partial file.
- * A failed save removes its temp file; `list` ignores temp files a crash left behind.
+ * A failed save removes its temp file; `list` ignores temp files a crash left behind, and prune
+ * removes them when they are a day old (local-temp.ts).
  */
 export class LocalBackend implements Backend {
   readonly location: string;

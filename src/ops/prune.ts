@@ -1,6 +1,7 @@
 import { CofferError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning, WarningSink } from "../core/warning.js";
+import { removeOldTempFiles } from "../backend/local-temp.js";
 import { type BlobEntry, type BlobType, decodeBlob } from "../repository/blob.js";
 import { buildIndexFile, readIndexFile } from "../repository/index-file.js";
 import { ensureLocksHeld, Lock } from "../repository/lock.js";
@@ -62,6 +63,12 @@ export interface PruneResult {
    * would be freed (the new packs' size estimated).
    */
   bytesFreed: number;
+  /**
+   * Temp files (local repositories) that killed runs left, older than a day: removed (or to
+   * be removed), and their bytes. Younger ones may be a running writer's and stay.
+   */
+  tempFiles: string[];
+  tempBytes: number;
   /** Nothing needed doing. */
   nothingToDo: boolean;
 }
@@ -83,7 +90,8 @@ const BLOBS_PER_FILE = 100_000;
  *  4. write the new index: every pack that stays, the new ones included; the last file
  *     supersedes every index file read in 1 and the one written in 3;
  *  5. check, from the index files as stored, that every used blob is in a pack that stays;
- *  6. delete the old index files; 7. delete the packs no longer referenced.
+ *  6. delete the old index files; 7. delete the packs no longer referenced;
+ *  8. (local repositories) delete temp files killed runs left, if older than a day.
  * Snapshots are never changed.
  */
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
@@ -101,7 +109,15 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}),
   });
   try {
-    return await new Pruner(repo, opts, progress, warn, dryRun).run(limit, olderThanLock);
+    const result = await new Pruner(repo, opts, progress, warn, dryRun).run(limit, olderThanLock);
+    const root = repo.backend.localRoot?.();
+    if (root !== undefined) {
+      const temp = await removeOldTempFiles(root, repo.clock(), dryRun);
+      result.tempFiles = temp.removed.map((f) => f.path);
+      result.tempBytes = temp.removed.reduce((n, f) => n + f.size, 0);
+      if (temp.removed.length > 0) result.nothingToDo = false;
+    }
+    return result;
   } finally {
     progress.done();
     await lock.release();
@@ -189,6 +205,8 @@ class Pruner {
       indexWritten: [],
       indexRemoved: [],
       bytesFreed: plan.stats.removeBytes + plan.stats.repackBytes + unreferencedBytes - plan.stats.newPackBytes,
+      tempFiles: [],
+      tempBytes: 0,
       nothingToDo: !rewriteIndex && unreferenced.length === 0 && this.supersededLeftovers.length === 0,
     };
     if (this.dryRun || result.nothingToDo) return result;

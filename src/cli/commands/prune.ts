@@ -29,7 +29,8 @@ export const pruneCommand = defineCommand<PruneFlags & { dryRun?: boolean }>({
   description:
     "Delete the packs no snapshot reaches, and repack packs that hold data no snapshot reaches (their used blobs are copied " +
     "into new packs, verified, then the old packs deleted) until the unused space left is within --max-unused. Also " +
-    "deletes packs that interrupted backups left and no index names, if they are older than prune's lock. Prune holds an " +
+    "deletes packs that interrupted backups left and no index names, if they are older than prune's lock, and (local " +
+    "repositories) the temp files killed runs left, if over a day old. Prune holds an " +
     "exclusive lock: it fails with exit code 11 while a backup, check or restore is running, and they fail while it runs. " +
     "The new index is written before anything is deleted, so an interrupted prune loses nothing; run it again to finish.",
   examples: ["coffer prune", "coffer prune --dry-run                # what would be deleted and freed", "coffer prune --max-unused 0%          # repack every pack with unused data", "coffer prune --max-unused unlimited --json"],
@@ -85,6 +86,8 @@ export function pruneJson(r: PruneResult): Record<string, unknown> {
     index_removed: r.indexRemoved,
     unused_bytes_after: s.unusedAfter,
     bytes_freed: r.bytesFreed,
+    temp_files: r.tempFiles,
+    temp_bytes: r.tempBytes,
   };
 }
 
@@ -96,6 +99,7 @@ export function printPrune(ctx: Context, r: PruneResult): void {
   const unref = r.unreferencedPacks.length > 0 ? `, ${r.unreferencedPacks.length} unreferenced (${formatBytes(r.unreferencedBytes)}) ${r.dryRun ? "to delete" : "deleted"}` : "";
   printLine(ctx, `packs: ${r.keptPacks} kept, ${r.repackedPacks.length} ${r.dryRun ? "to repack" : "repacked"} (${plural(s.repackBlobs, "blob")}), ${r.removedPacks.length} ${r.dryRun ? "to delete" : "deleted"}${unref}`);
   if (r.newerUnreferencedPacks > 0) printLine(ctx, `${r.newerUnreferencedPacks} pack${r.newerUnreferencedPacks === 1 ? "" : "s"} no index names appeared while prune started; left for the next prune`);
+  if (r.tempFiles.length > 0) printLine(ctx, `${plural(r.tempFiles.length, "temp file")} left by interrupted runs, over a day old (${formatBytes(r.tempBytes)}), ${r.dryRun ? "to delete" : "deleted"}`);
   const left = s.unusedAfter > 0 ? `; ${formatBytes(s.unusedAfter)} unused stays (within --max-unused)` : "";
   if (r.nothingToDo) printLine(ctx, `nothing to delete${left}`);
   else if (r.dryRun) printLine(ctx, `would free about ${formatBytes(Math.max(0, r.bytesFreed))}${left} (dry run: nothing was changed)`);
