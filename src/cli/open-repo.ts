@@ -38,7 +38,9 @@ export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex
 /** Where the local cache of remote repositories is (--cache-dir, COFFER_CACHE_DIR); undefined with --no-cache. */
 export function cacheOptions(ctx: Context): LocalCacheOptions | undefined {
   if (!ctx.options.cache) return undefined;
-  return { dir: ctx.options.cacheDir ?? defaultCacheRoot(ctx.env), onProblem: (m) => printVerbose(ctx, `cache: ${m}`) };
+  // A cache problem costs only speed: said with -v or --debug, never as a warning.
+  const onProblem = (m: string): void => (ctx.options.debug ? ctx.stderr.write(`cache: ${m}\n`) : printVerbose(ctx, `cache: ${m}`));
+  return { dir: ctx.options.cacheDir ?? defaultCacheRoot(ctx.env), onProblem };
 }
 
 async function openWithRetries(ctx: Context, backend: ReturnType<typeof wrapBackend>, cache: LocalCacheOptions | undefined): Promise<Repository> {
