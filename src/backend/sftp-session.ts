@@ -28,8 +28,8 @@ const HOST_KEY_ALGORITHMS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-n
 
 /**
  * One SSH connection with one SFTP channel, its requests as promises. Many requests may be in
- * flight at once (SFTP pipelines them); each must be answered within `timeoutMs`, or the
- * connection is torn down, failing every request in flight, so that the backend reconnects.
+ * flight at once (SFTP pipelines them); when none is answered for `timeoutMs`, the connection
+ * is torn down, failing every request in flight, so that the backend reconnects.
  * A session never comes back to life: `alive` turns false for good when the connection closes.
  */
 export class SftpSession {
@@ -38,6 +38,9 @@ export class SftpSession {
   readonly #timeoutMs: number;
   readonly #pending = new Set<(err: Error) => void>();
   #alive = true;
+  /** When a request last settled, or the first of those in flight was sent. */
+  #progressAt = 0;
+  #watchdog: NodeJS.Timeout | undefined;
 
   private constructor(client: Client, sftp: SFTPWrapper, timeoutMs: number) {
     this.#client = client;
@@ -62,7 +65,11 @@ export class SftpSession {
     try {
       await new Promise<void>((resolve, reject) => {
         client.once("ready", () => resolve());
-        client.once("error", (err) => reject(refused ?? err));
+        client.on("error", (err: Error & { level?: string }) => {
+          // An agent that cannot be reached (a stale SSH_AUTH_SOCK) is reported, then ssh2 goes
+          // on with the key files: not the end of the attempt.
+          if (err.level !== "agent") reject(refused ?? err);
+        });
         client.once("close", () => reject(refused ?? Object.assign(new Error("Connection lost before handshake"), { level: "protocol" })));
         client.connect({
           host: o.host,
@@ -86,6 +93,7 @@ export class SftpSession {
       });
       return new SftpSession(client, sftp, o.timeoutMs);
     } catch (err) {
+      client.on("error", () => undefined); // late errors of a connection given up
       client.end();
       client.destroy();
       throw sshConnectError(err, { location: o.location, server, user: o.user, tried: o.identities.tried, timeoutMs: o.connectTimeoutMs });
@@ -160,6 +168,7 @@ export class SftpSession {
   }
 
   #die(err: Error): void {
+    this.#stopWatchdog();
     if (this.#alive) {
       this.#alive = false;
       this.#client.end();
@@ -172,7 +181,9 @@ export class SftpSession {
 
   /**
    * Runs one request. A request on a dead session, or one the connection drops, fails with a
-   * plain Error (mapped to a transient error by the caller); an unanswered one kills the session.
+   * plain Error (mapped to a transient error by the caller). While requests are in flight, the
+   * server must answer one of them every `timeoutMs`, or the session is killed: "no progress",
+   * not the age of one request, since on a slow link a request may wait long behind others.
    */
   #call<T>(start: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
     if (!this.#alive) return Promise.reject(new Error("the SSH connection was lost"));
@@ -181,21 +192,29 @@ export class SftpSession {
       const settle = (err: Error | null | undefined, value?: T): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
         this.#pending.delete(fail);
+        this.#progressAt = Date.now();
+        if (this.#pending.size === 0) this.#stopWatchdog();
         if (err) reject(err);
         else resolve(value as T);
       };
       const fail = (err: Error): void => settle(err);
-      // #die fails this request too, with every other one in flight.
-      const timer = setTimeout(() => this.#die(new Error(`the server did not answer for ${this.#timeoutMs / 1000} s`)), this.#timeoutMs);
+      if (this.#pending.size === 0) this.#progressAt = Date.now();
       this.#pending.add(fail);
+      this.#watchdog ??= setInterval(() => {
+        if (Date.now() - this.#progressAt > this.#timeoutMs) this.#die(new Error(`the server answered nothing for ${this.#timeoutMs / 1000} s`));
+      }, Math.min(1000, this.#timeoutMs / 4));
       try {
         start(settle);
       } catch (err) {
         settle(err as Error);
       }
     });
+  }
+
+  #stopWatchdog(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
   }
 }
 

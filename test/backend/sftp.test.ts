@@ -124,7 +124,8 @@ describe("SFTP backend against OpenSSH", { timeout: 300_000, skip: sftpSkip() },
       mkdirSync(join(user, ".ssh"), { mode: 0o700 });
       writeFileSync(join(user, ".ssh", "id_ed25519"), readFileSync(server.userKey), { mode: 0o600 });
       writeFileSync(join(user, ".ssh", "known_hosts"), `${server.hostKeyLine}\n`);
-      const b = wrapBackend(openBackend(server.url("home-keys"), { env: { HOME: user } }), { retry: fastRetry, env: {} });
+      // An agent that is gone (a stale SSH_AUTH_SOCK) does not keep the key files from being tried.
+      const b = wrapBackend(openBackend(server.url("home-keys"), { env: { HOME: user, SSH_AUTH_SOCK: join(user, "no-agent.sock") } }), { retry: fastRetry, env: {} });
       await b.create();
       assert.deepEqual(await listAll(b, "snapshot"), []);
       await b.close();
@@ -251,5 +252,23 @@ describe("SFTP backend against OpenSSH", { timeout: 300_000, skip: sftpSkip() },
     await b.save(handle("snapshot"), Buffer.from("after"));
     assert.equal((await listAll(b, "snapshot")).length, 2);
     await repo.close();
+  });
+
+  it("gives up on a server that stops answering (COFFER_SFTP_TIMEOUT), and connects again once it answers", async () => {
+    const b = wrapBackend(openBackend(server.url("frozen"), { env: { HOME: home, ...server.env, COFFER_SFTP_TIMEOUT: "1" } }), { retry: { attempts: 1 }, env: {} });
+    await b.create();
+    const h = handle("index");
+    await b.save(h, Buffer.from("kept"));
+    server.pause();
+    let err: CofferError;
+    try {
+      err = await expectError(b.load(h));
+    } finally {
+      server.resume();
+    }
+    assert.ok(!b.isPermanent(err), err.message);
+    assert.match(err.message, /^The connection to the SFTP server 127\.0\.0\.1:\d+ broke while loading index\/\w+ in sftp:.* \(the server answered nothing for 1 s\)\.$/);
+    assert.equal((await b.load(h)).toString(), "kept");
+    await b.close();
   });
 });

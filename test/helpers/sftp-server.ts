@@ -49,6 +49,10 @@ export interface SftpServer {
   url(name: string): string;
   /** SIGKILL sshd and every connection process it forked, as a crash or a cut network would. */
   kill(): Promise<void>;
+  /** SIGSTOP sshd and its connection processes: connections stay open, nothing answers. */
+  pause(): void;
+  /** SIGCONT what `pause` stopped. */
+  resume(): void;
   /** Starts sshd again on the same port, with the same keys. */
   start(): Promise<void>;
   /** Kills it and removes the temp dir. */
@@ -133,20 +137,13 @@ export async function startSftpServer(opts: SftpServerOptions = {}): Promise<Sft
     },
     async kill() {
       const c = child;
-      if (!c || c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
-      // Connections are served by forked sshd processes in sessions of their own (setsid), so a
-      // process-group kill would miss them: find every descendant first, then kill them all.
-      const pids = [c.pid, ...descendants(c.pid)];
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const gone = new Promise((r) => c.once("exit", r));
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      signalAll(c, "SIGKILL");
       await gone;
     },
+    pause: () => child && signalAll(child, "SIGSTOP"),
+    resume: () => child && signalAll(child, "SIGCONT"),
     async stop() {
       await server.kill();
       await rm(dir, { recursive: true, force: true });
@@ -154,6 +151,22 @@ export async function startSftpServer(opts: SftpServerOptions = {}): Promise<Sft
   };
   await server.start();
   return server;
+}
+
+/**
+ * Signals sshd and every process below it. Connections are served by forked sshd processes in
+ * sessions of their own (setsid), so a process-group signal would miss them: every descendant
+ * is found first, then all are signalled.
+ */
+function signalAll(c: ChildProcess, signal: NodeJS.Signals): void {
+  if (c.pid === undefined) return;
+  for (const pid of [c.pid, ...descendants(c.pid)]) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Every process below `pid`, read from /proc (Linux). */
