@@ -1,4 +1,4 @@
-import type { Client, FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
+import type { Client, FileEntryWithStats, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from "ssh2";
 import { CofferError } from "../core/errors.js";
 import { blobType, checkHostKey, fingerprint, knownHostName, knownKeyTypes, type HostKeyVerdict, type KnownHost } from "./known-hosts.js";
 import type { SftpIdentities } from "./sftp-auth.js";
@@ -24,7 +24,7 @@ export interface SessionOptions {
 
 // ssh2's default host key algorithms; the ones known_hosts lists for the host go first, so that
 // a server with several keys presents the one the user accepted (as OpenSSH orders them).
-const HOST_KEY_ALGORITHMS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
 
 /**
  * One SSH connection with one SFTP channel, its requests as promises. Many requests may be in
@@ -59,7 +59,7 @@ export class SftpSession {
     const server = `${o.host}:${o.port}`;
     const name = knownHostName(o.host, o.port);
     const known = knownKeyTypes(o.knownHosts, name).flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t]));
-    const algorithms = [...new Set([...known.filter((a) => HOST_KEY_ALGORITHMS.includes(a)), ...HOST_KEY_ALGORITHMS])];
+    const algorithms = [...new Set([...HOST_KEY_ALGORITHMS.filter((a) => known.includes(a)), ...HOST_KEY_ALGORITHMS])];
     const client = new ssh2.Client();
     let refused: CofferError | undefined;
     try {
@@ -81,7 +81,7 @@ export class SftpSession {
             if (verdict.status !== "known") refused = hostKeyError(verdict, key, { ...o, server, name });
             return verdict.status === "known";
           },
-          algorithms: { serverHostKey: algorithms as never },
+          algorithms: { serverHostKey: algorithms },
           readyTimeout: o.connectTimeoutMs,
           keepaliveInterval: 15_000,
           keepaliveCountMax: 4,

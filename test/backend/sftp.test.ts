@@ -179,6 +179,20 @@ describe("SFTP backend against OpenSSH", { timeout: 300_000, skip: sftpSkip() },
     await b.close();
   });
 
+  it("asks a server with several host keys for the one known_hosts lists", async () => {
+    const two = await startSftpServer({ extraHostKey: "ecdsa" });
+    try {
+      const ecdsaOnly = join(two.dir, "known_hosts.ecdsa");
+      writeFileSync(ecdsaOnly, `${two.hostKeyLines["ecdsa-sha2-nistp256"]}\n`);
+      const b = wrapBackend(openBackend(two.url("twokeys"), { env: { HOME: home, COFFER_SFTP_KEY: two.userKey, COFFER_SFTP_KNOWN_HOSTS: ecdsaOnly } }), { retry: fastRetry, env: {} });
+      await b.create();
+      assert.deepEqual(await listAll(b, "key"), []);
+      await b.close();
+    } finally {
+      await two.stop();
+    }
+  });
+
   it("refuses a key the server does not accept, and says when there is no key at all", async () => {
     const wrong = join(server.dir, "wrong_key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", wrong], { stdio: "ignore" });

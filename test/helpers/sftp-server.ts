@@ -43,6 +43,8 @@ export interface SftpServer {
   knownHosts: string;
   /** The host key line of that file. */
   hostKeyLine: string;
+  /** Lines for every host key, by type (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`). */
+  hostKeyLines: Record<string, string>;
   /** COFFER_SFTP_KEY and COFFER_SFTP_KNOWN_HOSTS for this server. */
   env: Record<string, string>;
   /** `sftp://USER@127.0.0.1:PORT//ABS/PATH` for a path under `root`. */
@@ -62,6 +64,8 @@ export interface SftpServer {
 export interface SftpServerOptions {
   /** internal-sftp -R: every write is refused with "permission denied". */
   readOnly?: boolean;
+  /** A second host key (ssh-keygen -t), which `hostKeyLines` lists too. */
+  extraHostKey?: "ecdsa" | "rsa";
 }
 
 export async function startSftpServer(opts: SftpServerOptions = {}): Promise<SftpServer> {
@@ -76,6 +80,11 @@ export async function startSftpServer(opts: SftpServerOptions = {}): Promise<Sft
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], { stdio: "ignore" });
   };
   keygen(join(dir, "host_ed25519"), "coffer-test-host");
+  const hostKeys = ["host_ed25519"];
+  if (opts.extraHostKey) {
+    execFileSync("ssh-keygen", ["-q", "-t", opts.extraHostKey, "-N", "", "-C", "coffer-test-host", "-f", join(dir, `host_${opts.extraHostKey}`)], { stdio: "ignore" });
+    hostKeys.push(`host_${opts.extraHostKey}`);
+  }
   keygen(join(dir, "user_ed25519"), "coffer-test-user");
   writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "user_ed25519.pub")));
   const port = await freePort();
@@ -86,7 +95,7 @@ export async function startSftpServer(opts: SftpServerOptions = {}): Promise<Sft
     [
       `Port ${port}`,
       `ListenAddress ${host}`,
-      `HostKey ${join(dir, "host_ed25519")}`,
+      ...hostKeys.map((k) => `HostKey ${join(dir, k)}`),
       "PidFile none",
       `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
       "StrictModes no",
@@ -103,7 +112,13 @@ export async function startSftpServer(opts: SftpServerOptions = {}): Promise<Sft
     ].join("\n"),
   );
   execFileSync(SSHD, ["-t", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
-  const hostKeyLine = `[${host}]:${port} ${readFileSync(join(dir, "host_ed25519.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ")}`;
+  const hostKeyLines = Object.fromEntries(
+    hostKeys.map((k) => {
+      const [type = "", key = ""] = readFileSync(join(dir, `${k}.pub`), "utf8").trim().split(/\s+/);
+      return [type, `[${host}]:${port} ${type} ${key}`];
+    }),
+  );
+  const hostKeyLine = hostKeyLines["ssh-ed25519"] as string;
   const knownHosts = join(dir, "known_hosts");
   writeFileSync(knownHosts, `${hostKeyLine}\n`);
   const user = userInfo().username;
@@ -119,6 +134,7 @@ export async function startSftpServer(opts: SftpServerOptions = {}): Promise<Sft
     userKey: join(dir, "user_ed25519"),
     knownHosts,
     hostKeyLine,
+    hostKeyLines,
     env: { COFFER_SFTP_KEY: join(dir, "user_ed25519"), COFFER_SFTP_KNOWN_HOSTS: knownHosts },
     url: (name) => `sftp://${user}@${host}:${port}/${join(root, name)}`,
     async start() {
