@@ -31,7 +31,16 @@ export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex
       throw err;
     }
   }
-  if (opts.loadIndex) await repo.loadIndex();
+  if (opts.loadIndex) {
+    try {
+      await repo.loadIndex();
+    } catch (err) {
+      // The command's own close never runs: an SFTP connection or an rclone child left open
+      // would keep the process from exiting.
+      await repo.close().catch(() => undefined);
+      throw err;
+    }
+  }
   return repo;
 }
 

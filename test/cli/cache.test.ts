@@ -9,6 +9,7 @@ import { sha256Hex } from "../../src/repository/file-codec.js";
 import { isCacheDirTag } from "../../src/snapshot/filters.js";
 import { baseEnv, type CliRun, makeTree, runCli } from "../faults/fault-helpers.js";
 import { bucketName, removeBucket, type S3Server, startS3Server } from "../helpers/s3-server.js";
+import { sftpSkip, type SftpServer, startSftpServer } from "../helpers/sftp-server.js";
 
 /**
  * `coffer` with an S3 repository and the local cache, end to end: the cache fills under
@@ -155,5 +156,35 @@ describe("coffer with an S3 repository and the local cache", { timeout: 600_000 
     writeFileSync(blocked, "a file, not a directory\n");
     const r = expectOk(await cli(url, ["-v", "snapshots"], { COFFER_CACHE_DIR: blocked }), "snapshots");
     assert.match(r.err, /cache: the local cache .* cannot be used/);
+  });
+});
+
+describe("coffer with an SFTP repository and the local cache", { skip: sftpSkip(), timeout: 120_000 }, () => {
+  let sftp: SftpServer;
+  before(async () => {
+    sftp = await startSftpServer();
+  });
+  after(async () => {
+    await sftp?.stop();
+  });
+
+  it("caches an sftp: repository too, and reads from the cache", async () => {
+    const url = sftp.url("cached");
+    const root = join(dir, "cache-sftp");
+    const run = (argv: string[]): Promise<CliRun> => cli(url, argv, { ...sftp.env, COFFER_CACHE_DIR: root });
+    const src = join(dir, "src-sftp");
+    makeTree(src, { small: 10, big: [] });
+    expectOk(await run(["init"]), "init");
+    expectOk(await run(["backup", src]), "backup");
+    const c = repoCacheDir(root);
+    assert.equal(namesIn(join(c, "snapshots")).length, 1);
+    assert.ok(namesIn(join(c, "data")).length >= 1, "tree packs");
+    // The repository is a directory on this machine: damage its index file there.
+    const index = namesIn(join(c, "index"))[0] as string;
+    writeFileSync(join(sftp.root, "cached", "index", index), "damaged in the repository");
+    expectOk(await run(["ls", "latest"]), "ls with the cache");
+    const plain = await run(["--no-cache", "ls", "latest"]);
+    assert.equal(plain.code, 1, plain.err);
+    assert.match(plain.err, /does not match its name/);
   });
 });
