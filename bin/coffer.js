@@ -4,4 +4,7 @@
 import v8 from "node:v8";
 v8.setFlagsFromString("--max-semi-space-size=2");
 const { main } = await import("../dist/src/cli/main.js");
-main(process.argv.slice(2));
+await main(process.argv.slice(2));
+// Once the command has finished, nothing it started may keep the process alive: an SSH
+// connection or an rclone child left open on an error path would otherwise hang it.
+process.exit(process.exitCode ?? 0);
