@@ -8,10 +8,14 @@ import { RestBackend } from "./rest.js";
  * `rclone:REMOTE:PATH`: every storage rclone reaches, through `rclone serve restic` started as
  * a child process and spoken to with the REST driver. The child listens on 127.0.0.1 on a
  * port the kernel picks (read from its log line "Serving restic REST API on URL") and only
- * accepts a random user and password made for this process, so other local users cannot reach
- * the repository through it. (`--stdio` would avoid the port, but Debian's rclone 1.60 has no
+ * accepts a random user and password made for this process (passed in its environment), so
+ * other local users cannot reach the repository through it. (`--stdio` would avoid the port, but Debian's rclone 1.60 has no
  * such flag, and one pipe allows one request at a time.) The child is started on first use
  * and stopped by `close()`.
+ *
+ * So that rclone dies with coffer even when coffer is SIGKILLed (no `close()`, no exit
+ * handler), it runs under a small sh wrapper (GUARD) whose stdin is a pipe from coffer: the
+ * kernel closes that pipe when coffer exits in any way, and the wrapper then stops rclone.
  */
 export interface RcloneOptions {
   /** `REMOTE:PATH` as rclone names it (`b2:bucket/coffer`, `/local/dir`). */
@@ -31,6 +35,32 @@ export function parseRcloneUrl(url: string): RcloneOptions {
   if (remote === "") throw new CofferError("USAGE", `No rclone remote given in ${JSON.stringify(url)}; write it as rclone:REMOTE:PATH.`, { url });
   return { remote };
 }
+
+/**
+ * `sh -c GUARD sh PROGRAM ARGS...`: runs the program in the background with stdin from
+ * /dev/null, and stops it (SIGTERM) when its own stdin reaches end of file, or when it gets
+ * SIGTERM/SIGINT/SIGHUP itself. Exits with the program's status when the program exits.
+ * (A background list's stdin is /dev/null in sh, hence the copy of the pipe on fd 3.)
+ */
+const GUARD = [
+  "exec 3<&0",
+  '"$@" </dev/null 3<&- &',
+  "child=$!",
+  '{ cat >/dev/null; kill -TERM "$child" 2>/dev/null; } <&3 &',
+  "watcher=$!",
+  "exec 3<&-",
+  "stopping=",
+  'trap \'stopping=1; kill -TERM "$child" 2>/dev/null\' TERM INT HUP',
+  'wait "$child"',
+  "status=$?",
+  // A trapped signal ends `wait` early: wait again for the program to finish stopping.
+  'if [ -n "$stopping" ]; then wait "$child"; status=$?; fi',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join("\n");
+
+/** Status sh gives for a program it cannot find. */
+const SH_NOT_FOUND = 127;
 
 export class RcloneBackend implements Backend {
   readonly location: string;
@@ -77,6 +107,8 @@ export class RcloneBackend implements Backend {
       await gone;
       clearTimeout(timer);
     }
+    // End of file for the guard's watcher (which stops rclone if the guard itself was killed).
+    child?.stdin?.destroy();
   }
 
   isNotFound(err: unknown): boolean {
@@ -103,37 +135,51 @@ export class RcloneBackend implements Backend {
     const program = this.opts.program ?? env["COFFER_RCLONE_PROGRAM"] ?? "rclone";
     const user = randomBytes(8).toString("hex");
     const pass = randomBytes(24).toString("hex");
-    const args = ["serve", "restic", "--addr", "127.0.0.1:0", "--user", user, "--pass", pass, "--cache-objects=false", ...(this.opts.args ?? []), this.opts.remote];
-    const child = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...env } as NodeJS.ProcessEnv });
+    const args = ["serve", "restic", "--addr", "127.0.0.1:0", "--cache-objects=false", ...(this.opts.args ?? []), this.opts.remote];
+    // The credentials go in the environment (rclone reads flags from RCLONE_*): a command line is readable by every local user.
+    const childEnv = { ...env, RCLONE_USER: user, RCLONE_PASS: pass } as NodeJS.ProcessEnv;
+    const guarded = process.platform !== "win32";
+    const child = guarded
+      ? spawn("/bin/sh", ["-c", GUARD, "sh", program, ...args], { stdio: ["pipe", "ignore", "pipe"], env: childEnv })
+      : spawn(program, args, { stdio: ["ignore", "ignore", "pipe"], env: childEnv });
+    // Nothing is ever written to the guard: an error on the pipe only means it is gone.
+    child.stdin?.on("error", () => undefined);
     this.#child = child;
+    const notInstalled = `${program} is not installed (install rclone, or set COFFER_RCLONE_PROGRAM)`;
     const url = await new Promise<string>((resolve, reject) => {
       let log = "";
       const timer = setTimeout(() => fail(`it did not start listening within ${(this.opts.startTimeoutMs ?? 60_000) / 1000} s`), this.opts.startTimeoutMs ?? 60_000);
       const fail = (why: string, cause?: unknown): void => {
         clearTimeout(timer);
         child.kill("SIGKILL");
+        child.stdin?.destroy();
         const last = log.trim().split("\n").slice(-3).join(" | ");
         reject(new CofferError("BACKEND", `Cannot start "${program} serve restic" for ${this.location}: ${why}${last ? ` (${last})` : ""}.`, { remote: this.opts.remote, status: 400 }, { cause }));
       };
       child.on("error", (err) =>
-        fail(sysCode(err) === "ENOENT" ? `${program} is not installed (install rclone, or set COFFER_RCLONE_PROGRAM)` : (err as Error).message, err),
+        fail(sysCode(err) === "ENOENT" ? notInstalled : (err as Error).message, err),
       );
-      child.on("exit", (code, signal) => fail(`it exited with ${signal ?? `code ${code}`}`));
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(guarded && code === SH_NOT_FOUND ? notInstalled : `it exited with ${signal ?? `code ${code}`}`);
+      child.on("exit", onExit);
       child.stderr?.setEncoding("utf8");
-      child.stderr?.on("data", (chunk: string) => {
+      const onLog = (chunk: string): void => {
         if (log.length < 64 * 1024) log += chunk;
         const m = /Serving restic REST API on (https?:\/\/\S+)/.exec(log);
         if (m?.[1]) {
           clearTimeout(timer);
-          child.removeAllListeners("exit");
+          // Only these two: close() listens for the exit too.
+          child.removeListener("exit", onExit);
+          child.stderr?.removeListener("data", onLog);
           resolve(m[1]);
         }
-      });
+      };
+      child.stderr?.on("data", onLog);
     });
     // Keep draining its log so the child never blocks on a full pipe.
     child.stderr?.resume();
     child.unref();
     (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
     const u = new URL(url);
     u.username = user;
     u.password = pass;
