@@ -9,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import { openBackend, wrapBackend } from "../../src/backend/open.js";
 import { TEST_KDF } from "../../src/crypto/kdf.js";
 import { Repository } from "../../src/repository/repository.js";
-import { assertOneSentence, baseEnv, type CliRun, digestTree, makeTree, PASSWORD, runCli, sleep, spawnCli } from "../faults/fault-helpers.js";
+import { baseEnv, type CliRun, digestTree, makeTree, PASSWORD, runCli, sleep, spawnCli } from "../faults/fault-helpers.js";
+import { expectFailure, expectOk, unreachable } from "../faults/s3-fault-helpers.js";
 import { bucketName, freePort, type Gateway, removeBucket, type S3Server, startGateway, startS3Server } from "../helpers/s3-server.js";
 import { listAll } from "./suite.js";
 
@@ -55,18 +56,6 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 
 function cli(url: string, argv: string[], extra: Record<string, string> = {}): Promise<CliRun> {
   return runCli(["-r", url, ...argv], { env: env(extra), cwd: dir });
-}
-
-function expectOk(r: CliRun, what: string): void {
-  assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.err}`);
-}
-
-/** One "coffer: ..." line, no stack trace, the exit code asked for; returns the line. */
-function expectFailure(r: CliRun, code: number, message: RegExp): string {
-  assert.equal(r.code, code, `exit code ${r.code}, wanted ${code}:\n${r.err}`);
-  const line = assertOneSentence(r.err);
-  assert.match(line, message);
-  return line;
 }
 
 async function restoredDigest(url: string, snapshot: string, src: string): Promise<Record<string, string>> {
@@ -197,7 +186,7 @@ describe("coffer with an S3 repository", { timeout: 600_000 }, () => {
       assert.ok(uploaded >= 5, `the backup uploaded ${uploaded} packs before it ended:\n${run.err()}`);
       await gw.kill();
       const killed = await run.done;
-      expectFailure(killed, 1, new RegExp(`^coffer: Cannot reach the S3 server ${gw.endpoint.replace(/[.]/g, "\\.")} \\((ECONNREFUSED|ECONNRESET|EPIPE|socket hang up)\\) while \\w+`));
+      expectFailure(killed, 1, unreachable(gw.endpoint));
       t.diagnostic(`killed after ${uploaded} packs; the backup failed with: ${killed.err.trim()}`);
 
       await gw.start();
