@@ -1,17 +1,21 @@
+import { join } from "node:path";
+import { handlePath } from "../backend/backend.js";
 import type { Progress } from "../core/progress.js";
 import type { BlobEntry } from "../repository/blob.js";
 import { mapLimit } from "../repository/map-limit.js";
 import type { Repository } from "../repository/repository.js";
-import { defaultWorkerCount } from "../snapshot/archive-pool.js";
-import { CheckPool } from "./check-pool.js";
+import type { CheckPool, VerifyOutcome } from "./check-pool.js";
+import type { SummaryBatch } from "./tree-summary.js";
 
 /**
- * The data half of `check`: every chosen pack read whole and verified in worker threads.
- * The main thread only loads bytes and hands them over; each worker has one pack in hand and
- * one waiting while another is loaded, so every core stays busy, I/O overlaps with CPU, and
- * memory stays at a few packs.
+ * The data half of `check`: every chosen pack read and verified in the worker threads, in
+ * one pass (see verify-pack.ts), its trees summarised for the tree walk on the way. A worker
+ * reads a local pack file itself, a piece at a time into one reusable window, so memory does
+ * not grow with pack size; from any other backend the main thread loads each pack whole and
+ * transfers it. Each worker has one pack in hand and one waiting, so every core stays busy.
  */
 export interface ReadDataOptions {
+  pool: CheckPool;
   packs: readonly string[];
   /** The index entries of a pack. */
   entries(pack: string): BlobEntry[];
@@ -19,7 +23,8 @@ export interface ReadDataOptions {
   size(pack: string): number;
   /** A damaged pack: what is wrong, and the blobs that fail. */
   onDamage(pack: string, messages: string[], blobs: BlobEntry[]): void;
-  workers?: number;
+  /** Summaries of the pack's trees that verified, tagged with their position in `entries`. */
+  onTrees(pack: string, entries: readonly BlobEntry[], trees: SummaryBatch): void;
   progress: Progress;
   throwIfAborted(): void;
 }
@@ -31,17 +36,18 @@ export interface ReadDataCounts {
 }
 
 export async function readData(repo: Repository, o: ReadDataOptions): Promise<ReadDataCounts> {
-  const workers = Math.max(1, o.workers ?? defaultWorkerCount());
-  const pool = new CheckPool(repo, workers);
-  const slots = Math.max(workers * 2 + 1, Math.min(repo.backend.properties.connections, 8));
+  const root = repo.backend.localRoot?.();
   const counts: ReadDataCounts = { packsRead: 0, blobsRead: 0, bytesRead: 0 };
   const bytesTotal = o.packs.reduce((n, p) => n + o.size(p), 0);
   const report = (): void => o.progress.update({ phase: "check:data", filesDone: counts.packsRead, filesTotal: o.packs.length, bytesDone: counts.bytesRead, bytesTotal });
   report();
-  try {
-    await mapLimit(o.packs, slots, async (pack) => {
-      o.throwIfAborted();
-      const entries = o.entries(pack);
+  await mapLimit(o.packs, o.pool.size * 2, async (pack) => {
+    o.throwIfAborted();
+    const entries = o.entries(pack);
+    let v: VerifyOutcome | undefined;
+    // A local file the worker cannot read is loaded through the backend (its retries, its errors).
+    if (root !== undefined) v = await o.pool.verify(pack, { path: join(root, handlePath({ type: "data", name: pack })) }, entries, true);
+    if (v === undefined || "unreadable" in v) {
       let bytes: Buffer;
       try {
         bytes = await repo.backend.load({ type: "data", name: pack });
@@ -50,26 +56,49 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
         o.onDamage(pack, [`it cannot be read (${msg(err)})`], entries);
         return;
       }
-      const size = bytes.length;
-      const v = await pool.verify(pack, bytes, entries);
-      counts.packsRead++;
-      counts.blobsRead += entries.length;
-      counts.bytesRead += size;
-      report();
-      const messages: string[] = [];
-      if (v.badHash) messages.push(`its contents do not match its name (their SHA-256 is ${v.badHash.slice(0, 8)}…)`);
-      if (v.headerProblem) messages.push(msg(v.headerProblem));
-      const failed = v.failed.map((f) => entries[f.i]).filter((e) => e !== undefined);
-      if (failed.length) {
-        const first = msg(v.failed[0]?.message ?? "");
-        messages.push(`${failed.length} of its ${entries.length} blobs fail verification (${first}${failed.length > 1 ? "; …" : ""})`);
-      }
-      if (messages.length) o.onDamage(pack, messages, failed);
-    });
-  } finally {
-    await pool.close();
-  }
+      v = await o.pool.verify(pack, { bytes }, entries, true);
+      if ("unreadable" in v) throw new Error(`unreachable: ${v.unreadable}`);
+    }
+    counts.packsRead++;
+    counts.blobsRead += entries.length;
+    counts.bytesRead += v.size;
+    report();
+    if (v.trees) o.onTrees(pack, entries, v.trees);
+    const messages: string[] = [];
+    if (v.badHash) messages.push(`its contents do not match its name (their SHA-256 is ${v.badHash.slice(0, 8)}…)`);
+    if (v.headerProblem) messages.push(msg(v.headerProblem));
+    const failed = v.failed.map((f) => entries[f.i]).filter((e) => e !== undefined);
+    if (failed.length) {
+      const first = msg(v.failed[0]?.message ?? "");
+      messages.push(`${failed.length} of its ${entries.length} blobs fail verification (${first}${failed.length > 1 ? "; …" : ""})`);
+    }
+    if (messages.length) o.onDamage(pack, messages, failed);
+  });
   return counts;
+}
+
+/**
+ * The tree half of the work for packs not read whole: each pack's tree blobs loaded in one
+ * range read and summarised in the workers. Trees that fail are left for the walk, which loads
+ * them again and says why.
+ */
+export async function summarizeTreePacks(repo: Repository, o: Pick<ReadDataOptions, "pool" | "onTrees" | "throwIfAborted"> & { packs: { pack: string; trees: BlobEntry[] }[] }): Promise<void> {
+  await mapLimit(o.packs, o.pool.size * 2, async ({ pack, trees }) => {
+    o.throwIfAborted();
+    let base = Infinity;
+    let end = 0;
+    for (const e of trees) {
+      base = Math.min(base, e.offset);
+      end = Math.max(end, e.offset + e.length);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await repo.backend.load({ type: "data", name: pack }, { offset: base, length: end - base });
+    } catch {
+      return; // the walk loads each tree it needs itself, and reports or throws what it finds
+    }
+    o.onTrees(pack, trees, await o.pool.summarize(pack, base, bytes, trees));
+  });
 }
 
 function msg(err: unknown): string {

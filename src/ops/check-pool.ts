@@ -3,14 +3,16 @@ import { CofferError } from "../core/errors.js";
 import type { BlobEntry } from "../repository/blob.js";
 import { encodeHeader } from "../repository/pack.js";
 import type { Repository } from "../repository/repository.js";
-import type { CheckWorkerInit, FromCheckWorker, PackVerdict, VerifyPack } from "./check-protocol.js";
+import type { CheckWorkerInit, FromCheckWorker, ToCheckWorker } from "./check-protocol.js";
+import type { SummaryBatch } from "./tree-summary.js";
+import type { PackVerdict } from "./verify-pack.js";
 
 /**
- * The main-thread side of the `check --read-data` workers: hands each loaded pack to the
- * worker with the fewest packs waiting, transferring (not copying) its bytes.
+ * The main-thread side of the `check` workers: hands each job to the worker with the fewest
+ * jobs waiting, transferring (not copying) any bytes.
  */
 interface Pending {
-  resolve(v: PackVerdict): void;
+  resolve(m: FromCheckWorker): void;
   reject(e: unknown): void;
 }
 
@@ -18,6 +20,9 @@ interface WorkerState {
   w: Worker;
   pending: Map<number, Pending>;
 }
+
+/** A verdict, or the reason a local pack file could not be read (load it through the backend). */
+export type VerifyOutcome = ({ size: number } & PackVerdict) | { unreadable: string };
 
 export class CheckPool {
   #workers: WorkerState[] = [];
@@ -28,7 +33,7 @@ export class CheckPool {
     const init: CheckWorkerInit = { key: repo.masterKey(), idKey: repo.idKey };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
     for (let i = 0; i < Math.max(1, workers); i++) {
-      const w = new Worker(new URL(`./check-worker.${ext}`, import.meta.url), { workerData: init });
+      const w = new Worker(new URL(`./check-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
       const st: WorkerState = { w, pending: new Map() };
       w.on("message", (m: FromCheckWorker) => this.#onMessage(st, m));
       w.on("error", (err) => this.#fail(err));
@@ -43,18 +48,35 @@ export class CheckPool {
     return this.#workers.length;
   }
 
-  /** Verifies one whole pack against its index entries. `bytes` is unusable afterwards. */
-  verify(id: string, bytes: Buffer, entries: readonly BlobEntry[]): Promise<PackVerdict> {
+  /** Verifies one whole pack: a local file the worker reads, or bytes (unusable afterwards). */
+  async verify(id: string, from: { path: string } | { bytes: Buffer }, entries: readonly BlobEntry[], trees: boolean): Promise<VerifyOutcome> {
+    const seq = ++this.#seq;
+    let m: FromCheckWorker;
+    if ("path" in from) m = await this.#send({ t: "verify", seq, id, entries: encodeHeader(entries), trees, path: from.path }, []);
+    else {
+      const view = transferable(from.bytes);
+      m = await this.#send({ t: "verify", seq, id, entries: encodeHeader(entries), trees, bytes: view }, [view.buffer as ArrayBuffer]);
+    }
+    if (m.t === "unreadable") return { unreadable: m.message };
+    if (m.t !== "verdict") throw new CofferError("IO", "A check worker answered out of turn.");
+    const { t: _t, seq: _s, ...v } = m;
+    return v;
+  }
+
+  /** Verifies and summarises the tree blobs in `bytes` (the pack's range from `base`; unusable afterwards). */
+  async summarize(pack: string, base: number, bytes: Buffer, entries: readonly BlobEntry[]): Promise<SummaryBatch> {
+    const view = transferable(bytes);
+    const m = await this.#send({ t: "trees", seq: ++this.#seq, pack, base, bytes: view, entries: encodeHeader(entries) }, [view.buffer as ArrayBuffer]);
+    if (m.t !== "trees") throw new CofferError("IO", "A check worker answered out of turn.");
+    return m.trees;
+  }
+
+  #send(msg: ToCheckWorker, transfer: ArrayBuffer[]): Promise<FromCheckWorker> {
     if (this.#failed) return Promise.reject(this.#failed);
     const st = this.#workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    const seq = ++this.#seq;
-    // Only a buffer that owns its whole ArrayBuffer can be handed over; a pooled one is copied.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-    const view = own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
-    const msg: VerifyPack = { t: "verify", seq, id, bytes: view, entries: encodeHeader(entries) };
-    return new Promise<PackVerdict>((resolve, reject) => {
-      st.pending.set(seq, { resolve, reject });
-      st.w.postMessage(msg, [view.buffer as ArrayBuffer]);
+    return new Promise<FromCheckWorker>((resolve, reject) => {
+      st.pending.set(msg.seq, { resolve, reject });
+      st.w.postMessage(msg, transfer);
     });
   }
 
@@ -62,8 +84,8 @@ export class CheckPool {
     const p = st.pending.get(m.seq);
     if (!p) return;
     st.pending.delete(m.seq);
-    if (m.t === "verdict") p.resolve(m);
-    else p.reject(new CofferError("IO", `A check worker failed: ${m.message}`));
+    if (m.t === "fatal") p.reject(new CofferError("IO", `A check worker failed: ${m.message}`));
+    else p.resolve(m);
   }
 
   #fail(err: unknown): void {
@@ -79,4 +101,10 @@ export class CheckPool {
     this.#failed ??= new CofferError("INTERRUPTED", "The check workers were stopped.");
     await Promise.all(this.#workers.map((s) => s.w.terminate()));
   }
+}
+
+/** Only a buffer that owns its whole ArrayBuffer can be handed over; a pooled one is copied. */
+function transferable(bytes: Buffer): Uint8Array {
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  return own ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
 }

@@ -1,7 +1,10 @@
+import type { SummaryBatch } from "./tree-summary.js";
+import type { PackVerdict } from "./verify-pack.js";
+
 /**
- * Messages between `check` (main thread) and its data-verification workers. The main thread
- * only loads packs and transfers their bytes; a worker hashes the whole pack, opens its header
- * and decrypts, decompresses and verifies every blob the index says it holds.
+ * Messages between `check` (main thread) and its workers. A worker verifies whole packs
+ * (reading a local pack file itself, or given the bytes the main thread loaded) and
+ * summarises tree blobs for the tree walk.
  */
 export interface CheckWorkerInit {
   /** The master key; null in mode `none`. */
@@ -9,27 +12,40 @@ export interface CheckWorkerInit {
   idKey: Uint8Array;
 }
 
+/** Verify one whole pack: its SHA-256, its header, and every blob the index says it holds. */
 export interface VerifyPack {
   t: "verify";
   seq: number;
   /** The pack id (its expected SHA-256). */
   id: string;
-  /** The whole pack; its ArrayBuffer is transferred, not copied. */
-  bytes: Uint8Array;
   /** The index entries of the pack, in pack-header encoding (`encodeHeader`). */
+  entries: Uint8Array;
+  /** Summarise its trees. */
+  trees: boolean;
+  /** A local pack file the worker reads itself... */
+  path?: string;
+  /** ...or the whole pack, its ArrayBuffer transferred. */
+  bytes?: Uint8Array;
+}
+
+/** Verify and summarise the tree blobs of a range of a pack that is not read whole. */
+export interface SummarizeTrees {
+  t: "trees";
+  seq: number;
+  pack: string;
+  /** The range's offset in the pack. */
+  base: number;
+  /** The range (transferred). */
+  bytes: Uint8Array;
+  /** The tree entries, in pack-header encoding. */
   entries: Uint8Array;
 }
 
-export type ToCheckWorker = VerifyPack;
+export type ToCheckWorker = VerifyPack | SummarizeTrees;
 
-export interface PackVerdict {
-  seq: number;
-  /** The SHA-256 of the bytes, when it is not the pack's name. */
-  badHash?: string;
-  /** Why the header could not be opened, or how it disagrees with the index. */
-  headerProblem?: string;
-  /** Index entries (by position in `entries`) that failed, with the reason. */
-  failed: { i: number; message: string }[];
-}
-
-export type FromCheckWorker = ({ t: "verdict" } & PackVerdict) | { t: "fatal"; seq: number; message: string };
+export type FromCheckWorker =
+  | ({ t: "verdict"; seq: number; /** Bytes read. */ size: number } & PackVerdict)
+  /** A local pack file could not be read; the main thread loads it through the backend. */
+  | { t: "unreadable"; seq: number; message: string }
+  | { t: "trees"; seq: number; trees: SummaryBatch }
+  | { t: "fatal"; seq: number; message: string };

@@ -1,6 +1,6 @@
 import { CofferError } from "../core/errors.js";
-import { isIdHex } from "../core/hex.js";
-import type { Tree } from "../snapshot/tree.js";
+import { ID_BYTES, toHex } from "../core/hex.js";
+import type { TreeSummary } from "./tree-summary.js";
 
 /**
  * The tree half of `check`: walks every tree reachable from the snapshots, once per tree id
@@ -12,12 +12,14 @@ export type DataState = "ok" | "missing" | "damaged";
 
 export interface TreeCheckDeps {
   /**
-   * Loads and verifies a tree blob. Damage is thrown as a plain Error or a CofferError CORRUPT
+   * Loads, verifies and summarises a tree blob. Damage is thrown as a plain Error or a CofferError CORRUPT
    * or NOT_FOUND (recorded as a finding); any other CofferError stops the walk.
    */
-  loadTree(id: string): Promise<Tree>;
-  /** Whether the data blob is in the index and not known to be damaged. */
-  dataState(id: string): DataState;
+  loadTree(id: string): Promise<TreeSummary>;
+  /** A summary already at hand (made while the data was read), taken instead of a load. */
+  takeSummary?(id: string): TreeSummary | undefined;
+  /** Whether the data blob (its 32-byte id) is in the index and not known to be damaged. */
+  dataState(id: Uint8Array): DataState;
   /** Tree loads at once. */
   concurrency: number;
   onTree?: () => void;
@@ -48,9 +50,9 @@ export class TreeChecker {
   }
 
   async #visit(id: string): Promise<readonly string[]> {
-    let tree: Tree;
+    let tree: TreeSummary | undefined = this.deps.takeSummary?.(id);
     try {
-      tree = await this.#limited(() => this.deps.loadTree(id));
+      tree ??= await this.#limited(() => this.deps.loadTree(id));
     } catch (err) {
       // Damage is a finding; anything else (backend down, interrupted) stops the check.
       if (err instanceof CofferError && err.code !== "CORRUPT" && err.code !== "NOT_FOUND") throw err;
@@ -61,34 +63,17 @@ export class TreeChecker {
       this.deps.onTree?.();
     }
     const bad = new Set<string>();
-    const invalid: string[] = [];
     const subtrees: Promise<readonly string[]>[] = [];
-    for (const n of tree.nodes) {
-      if (n === null || typeof n !== "object" || typeof n.name !== "string") {
-        invalid.push("a node without a name");
-        continue;
-      }
-      if (n.type === "dir") {
-        if (typeof n.subtree !== "string" || !isIdHex(n.subtree)) invalid.push(`directory ${JSON.stringify(n.name)} has no valid subtree id`);
-        else subtrees.push(this.reach(n.subtree));
-      } else if (n.type === "file") {
-        if (n.content === undefined) continue;
-        if (!Array.isArray(n.content)) {
-          invalid.push(`file ${JSON.stringify(n.name)} has an invalid content list`);
-          continue;
-        }
-        for (const b of n.content) {
-          if (typeof b !== "string" || !isIdHex(b)) {
-            invalid.push(`file ${JSON.stringify(n.name)} names an invalid blob id`);
-            continue;
-          }
-          const state = this.deps.dataState(b);
-          if (state === "ok") continue;
-          if (state === "missing") this.missingBlobs.add(b);
-          bad.add(b);
-        }
-      }
+    for (let o = 0; o < tree.subtrees.length; o += ID_BYTES) subtrees.push(this.reach(toHex(tree.subtrees.subarray(o, o + ID_BYTES))));
+    for (let o = 0; o < tree.blobs.length; o += ID_BYTES) {
+      const b = tree.blobs.subarray(o, o + ID_BYTES);
+      const state = this.deps.dataState(b);
+      if (state === "ok") continue;
+      const hex = toHex(b);
+      if (state === "missing") this.missingBlobs.add(hex);
+      bad.add(hex);
     }
+    const invalid = tree.invalid;
     if (invalid.length) {
       this.treeProblems.set(id, `tree ${id.slice(0, 8)} is invalid: ${invalid.slice(0, 3).join("; ")}${invalid.length > 3 ? ` (and ${invalid.length - 3} more)` : ""}`);
       bad.add(id);

@@ -1,61 +1,91 @@
-import { createHash } from "node:crypto";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import { crypterFromKey } from "../crypto/aead.js";
-import { decodeBlob } from "../repository/blob.js";
-import { decodeHeader, parsePackTail } from "../repository/pack.js";
-import type { CheckWorkerInit, FromCheckWorker, PackVerdict, ToCheckWorker, VerifyPack } from "./check-protocol.js";
-import { describeDiff, diffEntries } from "./pack-header.js";
+import { decodeHeader } from "../repository/pack.js";
+import type { CheckWorkerInit, FromCheckWorker, SummarizeTrees, ToCheckWorker, VerifyPack } from "./check-protocol.js";
+import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
+import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js";
 
 /**
- * A `check --read-data` worker: all the CPU-heavy work of verifying a pack (SHA-256 of the
- * whole pack, opening the header, AES-GCM, zstd and the HMAC of every blob) happens here.
- * Messages are handled one at a time; the main thread bounds how many wait.
+ * A `check` worker: all the CPU-heavy work of verifying packs (SHA-256 of every byte, the
+ * header, AES-GCM, zstd and the HMAC of every blob) and of summarising trees happens here.
+ * A local pack file is read in pieces into one reusable window; messages are handled one at a
+ * time, and the main thread bounds how many wait.
  */
 const init = workerData as CheckWorkerInit;
 const port = parentPort!;
-const crypter = crypterFromKey(init.key);
-const idKey = Buffer.from(init.idKey);
+const window = new ReadWindow();
+/** Hashed, read and decoded in pieces of this size (cache-friendly; one read call each). */
+const PIECE = 1024 * 1024;
+
+/**
+ * Every blob decoded allocates its plaintext, which V8 frees only when it collects, long after
+ * it is dead. A worker's heap is small, so a full collection every 32 MiB decoded costs a few
+ * milliseconds and keeps the garbage from piling up to several packs.
+ */
+v8.setFlagsFromString("--expose-gc");
+const collect = vm.runInNewContext("gc") as () => void;
+let sinceCollect = 0;
+const opts: VerifyOptions = {
+  crypter: crypterFromKey(init.key),
+  idKey: Buffer.from(init.idKey),
+  trees: false,
+  piece: PIECE,
+  allocated(bytes) {
+    sinceCollect += bytes;
+    if (sinceCollect >= 32 * 1024 * 1024) {
+      sinceCollect = 0;
+      collect();
+    }
+  },
+};
 
 port.on("message", (m: ToCheckWorker) => {
   let out: FromCheckWorker;
+  const transfer: ArrayBuffer[] = [];
   try {
-    out = { t: "verdict", ...verify(m) };
+    out = m.t === "verify" ? verify(m) : trees(m);
+    const batch = out.t === "verdict" || out.t === "trees" ? out.trees : undefined;
+    if (batch) transfer.push(batch.ids.buffer as ArrayBuffer, batch.table.buffer as ArrayBuffer);
   } catch (err) {
     out = { t: "fatal", seq: m.seq, message: err instanceof Error ? err.message : String(err) };
   }
-  port.postMessage(out);
+  port.postMessage(out, transfer);
 });
 
-function verify(m: VerifyPack): PackVerdict {
-  const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-  const where = `pack ${m.id.slice(0, 8)}`;
-  const entries = decodeHeader(Buffer.from(m.entries.buffer, m.entries.byteOffset, m.entries.byteLength), `the index entries of ${where}`);
-  const verdict: PackVerdict = { seq: m.seq, failed: [] };
+function entriesOf(m: { entries: Uint8Array }, what: string) {
+  return decodeHeader(Buffer.from(m.entries.buffer, m.entries.byteOffset, m.entries.byteLength), what);
+}
 
-  const hash = createHash("sha256").update(bytes).digest("hex");
-  if (hash !== m.id) verdict.badHash = hash;
-
-  let dataEnd = bytes.length;
-  try {
-    const h = parsePackTail(bytes, bytes.length, crypter, m.id);
-    dataEnd = bytes.length - 4 - h.headerLength;
-    const diff = diffEntries(entries, h.entries);
-    if (diff.missing.length || diff.extra.length) verdict.headerProblem = `its header does not match the index: ${describeDiff(diff)}`;
-  } catch (err) {
-    verdict.headerProblem = err instanceof Error ? err.message : String(err);
+function verify(m: VerifyPack): FromCheckWorker {
+  const entries = entriesOf(m, `the index entries of pack ${m.id.slice(0, 8)}`);
+  const o = { ...opts, trees: m.trees };
+  if (m.bytes) {
+    const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+    return { t: "verdict", seq: m.seq, size: bytes.length, ...verifyPack(new MemoryPackBytes(bytes), m.id, entries, o) };
   }
+  let fd: number;
+  let size: number;
+  try {
+    fd = openSync(m.path as string, "r");
+  } catch (err) {
+    return { t: "unreadable", seq: m.seq, message: err instanceof Error ? err.message : String(err) };
+  }
+  try {
+    size = fstatSync(fd).size;
+    return { t: "verdict", seq: m.seq, size, ...verifyPack(new FilePackBytes(fd, size, window), m.id, entries, o) };
+  } catch (err) {
+    // Only reads throw here (verification problems are findings in the verdict).
+    return { t: "unreadable", seq: m.seq, message: err instanceof Error ? err.message : String(err) };
+  } finally {
+    closeSync(fd);
+  }
+}
 
-  // Blobs are verified where the index says they are: that is where a restore reads them.
-  entries.forEach((e, i) => {
-    if (e.offset + e.length > dataEnd) {
-      verdict.failed.push({ i, message: `${e.type} blob ${e.id.toString("hex").slice(0, 8)} lies outside the data of ${where}` });
-      return;
-    }
-    try {
-      decodeBlob(bytes.subarray(e.offset, e.offset + e.length), e, crypter, idKey, where);
-    } catch (err) {
-      verdict.failed.push({ i, message: err instanceof Error ? err.message : String(err) });
-    }
-  });
-  return verdict;
+function trees(m: SummarizeTrees): FromCheckWorker {
+  const entries = entriesOf(m, `the index entries of pack ${m.pack.slice(0, 8)}`);
+  const span = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+  return { t: "trees", seq: m.seq, trees: summarizeTrees(span, m.base, m.pack, entries, opts) };
 }

@@ -1,4 +1,5 @@
 import { CofferError } from "../core/errors.js";
+import { toHex } from "../core/hex.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning, WarningSink } from "../core/warning.js";
 import { parseKeyFile } from "../crypto/keyfile.js";
@@ -11,12 +12,15 @@ import { mapLimit } from "../repository/map-limit.js";
 import { MasterIndex } from "../repository/master-index.js";
 import { decodeHeader, encodeHeader } from "../repository/pack.js";
 import type { Repository } from "../repository/repository.js";
-import { decodeTree, type Tree } from "../snapshot/tree.js";
-import { readData } from "./check-data.js";
+import { defaultWorkerCount } from "../snapshot/archive-pool.js";
+import { decodeTree } from "../snapshot/tree.js";
+import { readData, summarizeTreePacks } from "./check-data.js";
+import { CheckPool } from "./check-pool.js";
 import { type DataSubset, parseSubset, selectPacks } from "./check-subset.js";
 import { type DataState, TreeChecker } from "./check-trees.js";
 import { describeDiff, diffEntries, expectedPackSize, readPackHeader } from "./pack-header.js";
 import { stampIntegrity } from "./stamp-integrity.js";
+import { readSummaryBatch, type SummaryBatch, summarizeTree, type TreeSummary } from "./tree-summary.js";
 
 export interface CheckOptions {
   /** Read, decrypt and verify every byte of every pack. */
@@ -102,6 +106,7 @@ class Checker {
   /** Damaged blob → the packs in which it is damaged. */
   readonly damagedBlobs = new Map<string, Set<string>>();
   readonly progress: Progress;
+  readonly treeSummaries = new Map<string, TreeSummary>();
   packsRead = 0;
   blobsRead = 0;
   bytesRead = 0;
@@ -114,26 +119,7 @@ class Checker {
   }
 
   async run(subset: DataSubset | undefined): Promise<CheckResult> {
-    await this.#configAndKeys();
-    const indexErrors = await this.#indexFiles();
-    await this.#listPacks(indexErrors);
-    const indexed = [...this.packEntries.keys()].filter((p) => this.onDisk.has(p)).sort();
-    const toRead = subset ? selectPacks(indexed, subset) : this.opts.readData ? indexed : [];
-    const reading = new Set(toRead);
-    await this.#packHeaders(indexed.filter((p) => !reading.has(p)));
-    if (toRead.length) {
-      const counts = await readData(this.repo, {
-        packs: toRead,
-        entries: (p) => this.#entries(p),
-        size: (p) => this.onDisk.get(p) ?? 0,
-        onDamage: (p, messages, blobs) => this.#markPack(p, messages, blobs),
-        workers: this.opts.workers,
-        progress: this.progress,
-        throwIfAborted: () => this.#throwIfAborted(),
-      });
-      ({ packsRead: this.packsRead, blobsRead: this.blobsRead, bytesRead: this.bytesRead } = counts);
-    }
-    const fullRead = reading.size === indexed.length && indexed.length === this.packEntries.size && (this.opts.readData === true || subset !== undefined);
+    const fullRead = await this.#indexAndPacks(subset);
     const snaps = await this.#snapshots();
     const damagedSnapshots = [...snaps.damaged].sort();
     const result: CheckResult = {
@@ -156,6 +142,52 @@ class Checker {
       result.stamped = await stampIntegrity(this.repo, snaps.good, this.repo.clock(), this.progress);
     }
     return result;
+  }
+
+  /**
+   * The index, the pack listing, then at once (one worker pool) the header check of packs not
+   * read, the data read, and the summaries of trees in packs not read: the main thread's reads
+   * overlap the workers' CPU, and no tree is decoded twice. Returns whether every pack was read.
+   */
+  async #indexAndPacks(subset: DataSubset | undefined): Promise<boolean> {
+    // Workers start while the index loads when packs will be read.
+    let pool = this.opts.readData || subset ? this.#newPool() : undefined;
+    try {
+      await this.#configAndKeys();
+      const indexErrors = await this.#indexFiles();
+      await this.#listPacks(indexErrors);
+      const indexed = [...this.packEntries.keys()].filter((p) => this.onDisk.has(p)).sort();
+      const toRead = subset ? selectPacks(indexed, subset) : this.opts.readData ? indexed : [];
+      const reading = new Set(toRead);
+      const notRead = indexed.filter((p) => !reading.has(p));
+      const treePacks = notRead.map((pack) => ({ pack, trees: this.#entries(pack).filter((e) => e.type === "tree") })).filter((p) => p.trees.length > 0);
+      if (treePacks.length) pool ??= this.#newPool();
+      const onTrees = (_pack: string, entries: readonly BlobEntry[], batch: SummaryBatch): void => this.#addSummaries(entries, batch);
+      const throwIfAborted = (): void => this.#throwIfAborted();
+      await Promise.all([
+        this.#packHeaders(notRead),
+        pool && treePacks.length ? summarizeTreePacks(this.repo, { pool, packs: treePacks, onTrees, throwIfAborted }) : undefined,
+        pool && toRead.length
+          ? readData(this.repo, {
+              pool,
+              packs: toRead,
+              entries: (p) => this.#entries(p),
+              size: (p) => this.onDisk.get(p) ?? 0,
+              onDamage: (p, messages, blobs) => this.#markPack(p, messages, blobs),
+              onTrees,
+              progress: this.progress,
+              throwIfAborted,
+            }).then((counts) => ({ packsRead: this.packsRead, blobsRead: this.blobsRead, bytesRead: this.bytesRead } = counts))
+          : undefined,
+      ]);
+      return reading.size === indexed.length && indexed.length === this.packEntries.size && (this.opts.readData === true || subset !== undefined);
+    } finally {
+      await pool?.close();
+    }
+  }
+
+  #newPool(): CheckPool {
+    return new CheckPool(this.repo, Math.max(1, this.opts.workers ?? defaultWorkerCount()));
   }
 
   #error(p: CheckProblem): void {
@@ -228,6 +260,14 @@ class Checker {
     this.index.addPack(pack, add);
   }
 
+  /** Trees summarised by the workers, used (and dropped) by the walk. */
+  #addSummaries(entries: readonly BlobEntry[], batch: SummaryBatch): void {
+    for (const [i, summary] of readSummaryBatch(batch)) {
+      const hex = entries[i]?.id.toString("hex");
+      if (hex !== undefined && !this.treeSummaries.has(hex)) this.treeSummaries.set(hex, summary);
+    }
+  }
+
   #entries(pack: string): BlobEntry[] {
     const b = this.packEntries.get(pack);
     return b ? decodeHeader(b, `pack ${pack.slice(0, 8)}`) : [];
@@ -284,16 +324,16 @@ class Checker {
     });
   }
 
-  #dataState = (hex: string): DataState => {
-    const id = Buffer.from(hex, "hex");
+  #dataState = (id: Uint8Array): DataState => {
     if (!this.index.has(id)) return "missing";
-    const bad = this.damagedBlobs.get(hex);
+    if (this.damagedBlobs.size === 0) return "ok";
+    const bad = this.damagedBlobs.get(toHex(id));
     if (!bad) return "ok";
     // Damaged here, but a good copy in another pack is as good as no damage.
     return this.index.entriesOf(id).every((e) => bad.has(e.pack)) ? "damaged" : "ok";
   };
 
-  async #loadTree(hex: string): Promise<Tree> {
+  async #loadTree(hex: string): Promise<TreeSummary> {
     this.#throwIfAborted();
     const id = Buffer.from(hex, "hex");
     const where = this.index.entriesOf(id).filter((e) => e.type === "tree");
@@ -308,7 +348,7 @@ class Checker {
         const stored = await this.repo.backend.load({ type: "data", name: e.pack }, { offset: e.offset, length: e.length });
         const plain = decodeBlob(stored, e, this.repo.crypter, this.repo.idKey, `pack ${e.pack.slice(0, 8)}`);
         try {
-          return decodeTree(plain);
+          return summarizeTree(decodeTree(plain));
         } catch (err) {
           throw new Error(`tree ${hex.slice(0, 8)} is not a valid tree (${msg(err)})`);
         }
@@ -343,6 +383,11 @@ class Checker {
     const good = loaded.filter((s) => s !== undefined);
     const trees = new TreeChecker({
       loadTree: (id) => this.#loadTree(id),
+      takeSummary: (id) => {
+        const s = this.treeSummaries.get(id);
+        this.treeSummaries.delete(id);
+        return s;
+      },
       dataState: this.#dataState,
       concurrency: this.repo.backend.properties.connections * 2,
       onTree: () => this.progress.update({ phase: "check:trees", filesDone: trees.treesChecked }),
