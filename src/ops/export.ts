@@ -7,6 +7,7 @@ import type { WarningSink } from "../core/warning.js";
 import { Lock } from "../repository/lock.js";
 import type { Repository } from "../repository/repository.js";
 import { type FilterDecision, RestoreFilter } from "../snapshot/restore-filter.js";
+import { contentSize, fileBlobs } from "../snapshot/file-content.js";
 import type { SnapshotWithId } from "../snapshot/snapshot.js";
 import { linkTargetBytes, nsFromIso, type TreeNode } from "../snapshot/tree.js";
 import { loadTreeNodes, lookupPath, type WalkAction, walkTree } from "../snapshot/walker.js";
@@ -54,9 +55,6 @@ export interface ExportResult {
   /** Size of the archive written. */
   archiveBytes: number;
 }
-
-/** Blobs loaded ahead of the one being written. */
-const READ_AHEAD = 2;
 
 /** Writes the archive to `sink` (which is not closed). */
 export async function exportSnapshot(repo: Repository, sink: ByteSink, opts: ExportOptions): Promise<ExportResult> {
@@ -204,7 +202,7 @@ class Exporter {
         self.#advance(c.length, shown);
       }
     };
-    await this.writer.file(e, size, body(blobChunks(this.repo, node, shown, this.opts.signal)));
+    await this.writer.file(e, size, body(fileBlobs(this.repo, node, shown, this.opts.signal, "The export was interrupted; the archive is incomplete.")));
     if (written !== size) throw new CofferError("CORRUPT", `${shown}: its blobs hold ${written} bytes, not the ${size} the index says; run "coffer check".`, { path: shown });
     const sha256 = hash.digest("hex");
     if (key !== undefined && first === undefined) this.#links.set(key, { name: Buffer.from(e.name), size, sha256 });
@@ -232,43 +230,6 @@ class Exporter {
       current: shown,
     });
   }
-}
-
-/** A file's content blob by blob, a few loaded ahead, each verified against its id. */
-async function* blobChunks(repo: Repository, node: TreeNode, path: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  const ids = node.content ?? [];
-  const loads: (Promise<Buffer> | undefined)[] = [];
-  const start = (i: number): void => {
-    const id = ids[i];
-    if (id === undefined || loads[i] !== undefined) return;
-    const p = repo.loadBlob("data", Buffer.from(id, "hex"));
-    p.catch(() => undefined); // observed in order below
-    loads[i] = p;
-  };
-  for (let i = 0; i < ids.length; i++) {
-    if (signal?.aborted) throw new CofferError("INTERRUPTED", "The export was interrupted; the archive is incomplete.");
-    for (let k = i; k <= i + READ_AHEAD; k++) start(k);
-    let blob: Buffer;
-    try {
-      blob = await (loads[i] as Promise<Buffer>);
-    } catch (err) {
-      if (err instanceof CofferError) throw new CofferError(err.code, `${path}: ${err.message}`, { ...err.data, path }, { cause: err });
-      throw err;
-    }
-    loads[i] = undefined;
-    yield blob;
-  }
-}
-
-/** The plain size of a file's blobs, from the index: what the archive header announces. */
-function contentSize(repo: Repository, node: TreeNode, path: string): number {
-  let size = 0;
-  for (const id of node.content ?? []) {
-    const e = repo.index.lookup(Buffer.from(id, "hex"));
-    if (e === undefined) throw new CofferError("NOT_FOUND", `${path}: data blob ${id.slice(0, 8)} is not in the index; run "coffer check".`, { path, blob: id });
-    size += e.rawLength;
-  }
-  return size;
 }
 
 /** manifest.json is coffer's at the top of the archive; a file of that name there would be taken for it. */

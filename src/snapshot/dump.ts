@@ -1,6 +1,6 @@
-import { CofferError } from "../core/errors.js";
 import type { WarningSink } from "../core/warning.js";
 import type { Repository } from "../repository/repository.js";
+import { contentSize, fileBlobs } from "./file-content.js";
 import { type TarEntry, type TarEntryType, type TarSink, TarWriter } from "./tar-writer.js";
 import { linkTargetBytes, nsFromIso, type TreeNode } from "./tree.js";
 import { lookupPath, walkTree } from "./walker.js";
@@ -28,9 +28,6 @@ export interface DumpResult {
   bytes: number;
 }
 
-/** Blobs loaded ahead of the one being written. */
-const READ_AHEAD = 2;
-
 /** Dumps `path` of the snapshot whose root tree is `rootTree`: a file's bytes, anything else as tar. */
 export async function dump(repo: Repository, rootTree: string, path: string, sink: ByteSink, opts: DumpOptions = {}): Promise<DumpResult> {
   if (repo.index.files.size === 0) await repo.loadIndex();
@@ -44,27 +41,8 @@ export async function dump(repo: Repository, rootTree: string, path: string, sin
 
 /** Writes the content of a file node to the sink; returns the bytes written. */
 export async function writeFileContent(repo: Repository, node: TreeNode, sink: ByteSink, signal?: AbortSignal, path = node.name): Promise<number> {
-  const ids = node.content ?? [];
-  const loads: Promise<Buffer>[] = [];
-  const start = (i: number): void => {
-    const id = ids[i];
-    if (id === undefined || loads[i] !== undefined) return;
-    const p = repo.loadBlob("data", Buffer.from(id, "hex"));
-    p.catch(() => undefined); // observed in order below
-    loads[i] = p;
-  };
   let bytes = 0;
-  for (let i = 0; i < ids.length; i++) {
-    if (signal?.aborted) throw new CofferError("INTERRUPTED", "The dump was interrupted.");
-    for (let k = i; k <= i + READ_AHEAD; k++) start(k);
-    let blob: Buffer;
-    try {
-      blob = await (loads[i] as Promise<Buffer>);
-    } catch (err) {
-      if (err instanceof CofferError) throw new CofferError(err.code, `${path}: ${err.message}`, { ...err.data, path }, { cause: err });
-      throw err;
-    }
-    delete loads[i];
+  for await (const blob of fileBlobs(repo, node, path, signal, "The dump was interrupted.")) {
     bytes += blob.length;
     await sink.write(blob);
   }
@@ -115,17 +93,6 @@ export async function dumpTar(repo: Repository, rootTree: string, path: string, 
   }
   await tar.finish();
   return result;
-}
-
-/** The plain size of a file's blobs, from the index: exactly what will be written. */
-function contentSize(repo: Repository, node: TreeNode, path: string): number {
-  let size = 0;
-  for (const id of node.content ?? []) {
-    const e = repo.index.lookup(Buffer.from(id, "hex"));
-    if (e === undefined) throw new CofferError("NOT_FOUND", `${path}: data blob ${id.slice(0, 8)} is not in the index; run "coffer check".`, { path, blob: id });
-    size += e.rawLength;
-  }
-  return size;
 }
 
 function tarType(node: TreeNode): TarEntryType | undefined {
