@@ -1,16 +1,13 @@
 import { shortId } from "../../core/hex.js";
 import { preChange } from "../../ops/pre-change.js";
-import { type BackupFilterFlags, backupFilterOptions, filterOptionsFrom } from "../backup-filter-options.js";
-import { collect, defineCommand } from "../command.js";
+import { defineCommand } from "../command.js";
 import { formatBytes } from "../format.js";
-import { openRepo } from "../open-repo.js";
-import { printJson, printLine, warningPrinter } from "../output.js";
+import { printJson, printLine } from "../output.js";
+import { snapshotPaths, type SnapshotPathsFlags, snapshotPathsOptions } from "../snapshot-paths.js";
 
-interface PreChangeOpts extends BackupFilterFlags {
+interface PreChangeOpts extends SnapshotPathsFlags {
   ticket?: string;
-  tag: string[];
   label?: string;
-  host?: string;
 }
 
 export const preChangeCommand = defineCommand<PreChangeOpts>({
@@ -31,44 +28,25 @@ export const preChangeCommand = defineCommand<PreChangeOpts>({
   ],
   options: [
     { flags: "--ticket <id>", description: "a ticket or issue the change belongs to" },
-    ...backupFilterOptions,
-    { flags: "--tag <tag>", description: "add a tag to the snapshot (repeatable)", parse: collect, default: [] },
     { flags: "--label <text>", description: "a short label for the snapshot" },
-    { flags: "--host <name>", description: "record this host name instead of the machine's" },
+    ...snapshotPathsOptions,
   ],
   async run(ctx, [description, ...paths], opts) {
-    const repo = await openRepo(ctx, { create: true });
-    const progress = ctx.progress();
-    try {
-      const r = await preChange(repo, {
-        description: description ?? "",
-        paths: paths.length > 0 ? paths : [process.cwd()],
-        ...(opts.ticket ? { ticket: opts.ticket } : {}),
-        filters: filterOptionsFrom(opts),
-        tags: opts.tag.flatMap((t) => t.split(",")).filter(Boolean),
-        ...(opts.label ? { label: opts.label } : {}),
-        ...(opts.host ? { host: opts.host } : {}),
-        progress,
-        onWarning: warningPrinter(ctx),
-        signal: ctx.signal,
-      });
-      progress.done();
-      const s = r.snapshot;
-      if (!s) return;
-      if (ctx.options.json) {
-        printJson(ctx, { snapshot_id: s.id, kind: s.kind, description: s.description, change: s.change, paths: s.paths, partial: r.partial, summary: r.summary, warnings: r.warnings });
-      } else {
-        const id = shortId(s.id);
-        printLine(ctx, `pre-change snapshot ${id} saved (change pending${s.change?.ticket ? `, ticket ${s.change.ticket}` : ""}): ${s.paths.join(" ")}`);
-        printLine(ctx, `${r.summary.files_total} files, ${formatBytes(r.summary.bytes_total)}; ${formatBytes(r.summary.bytes_added)} added to the repository`);
-        printLine(ctx, `when the change is verified:  coffer change verify ${id}`);
-        printLine(ctx, `to undo the change:           coffer rollback ${id}`);
-        if (r.partial) printLine(ctx, `warning: ${r.summary.files_failed} files or directories could not be read and are not in the snapshot`);
-      }
-      return r.partial ? 3 : undefined;
-    } finally {
-      progress.done();
-      await repo.close();
+    const r = await snapshotPaths(ctx, paths, opts, (repo, common) =>
+      preChange(repo, { ...common, description: description ?? "", ...(opts.ticket ? { ticket: opts.ticket } : {}), ...(opts.label ? { label: opts.label } : {}) }),
+    );
+    const s = r.snapshot;
+    if (!s) return;
+    if (ctx.options.json) {
+      printJson(ctx, { snapshot_id: s.id, kind: s.kind, description: s.description, change: s.change, paths: s.paths, partial: r.partial, summary: r.summary, warnings: r.warnings });
+    } else {
+      const id = shortId(s.id);
+      printLine(ctx, `pre-change snapshot ${id} saved (change pending${s.change?.ticket ? `, ticket ${s.change.ticket}` : ""}): ${s.paths.join(" ")}`);
+      printLine(ctx, `${r.summary.files_total} files, ${formatBytes(r.summary.bytes_total)}; ${formatBytes(r.summary.bytes_added)} added to the repository`);
+      printLine(ctx, `when the change is verified:  coffer change verify ${id}`);
+      printLine(ctx, `to undo the change:           coffer rollback ${id}`);
+      if (r.partial) printLine(ctx, `warning: ${r.summary.files_failed} files or directories could not be read and are not in the snapshot`);
     }
+    return r.partial ? 3 : undefined;
   },
 });

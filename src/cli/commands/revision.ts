@@ -1,17 +1,15 @@
 import { shortId } from "../../core/hex.js";
 import { findRevision, listRevisions, saveRevision } from "../../ops/revision.js";
 import type { SnapshotFilters } from "../../snapshot/snapshot.js";
-import { type BackupFilterFlags, backupFilterOptions, filterOptionsFrom } from "../backup-filter-options.js";
-import { collect, defineCommand } from "../command.js";
+import { defineCommand } from "../command.js";
 import { formatBytes, formatDuration, formatLocalTime, renderTable } from "../format.js";
 import { openRepo } from "../open-repo.js";
-import { printJson, printLine, warningPrinter } from "../output.js";
+import { printJson, printLine } from "../output.js";
+import { snapshotPaths, type SnapshotPathsFlags, snapshotPathsOptions } from "../snapshot-paths.js";
 
-interface SaveOpts extends BackupFilterFlags {
+interface SaveOpts extends SnapshotPathsFlags {
   message?: string;
   replace?: boolean;
-  tag: string[];
-  host?: string;
 }
 
 const saveCommand = defineCommand<SaveOpts>({
@@ -34,42 +32,23 @@ const saveCommand = defineCommand<SaveOpts>({
   options: [
     { flags: "-m, --message <text>", description: "what this revision is (its description)" },
     { flags: "--replace", description: "replace an existing revision of the same name" },
-    ...backupFilterOptions,
-    { flags: "--tag <tag>", description: "add a tag besides revision (repeatable)", parse: collect, default: [] },
-    { flags: "--host <name>", description: "record this host name instead of the machine's" },
+    ...snapshotPathsOptions,
   ],
   async run(ctx, [name, ...paths], opts) {
-    const repo = await openRepo(ctx, { create: true });
-    const progress = ctx.progress();
-    try {
-      const r = await saveRevision(repo, {
-        name: name ?? "",
-        paths: paths.length > 0 ? paths : [process.cwd()],
-        ...(opts.message ? { description: opts.message } : {}),
-        ...(opts.replace ? { replace: true } : {}),
-        filters: filterOptionsFrom(opts),
-        tags: opts.tag.flatMap((t) => t.split(",")).filter(Boolean),
-        ...(opts.host ? { host: opts.host } : {}),
-        progress,
-        onWarning: warningPrinter(ctx),
-        signal: ctx.signal,
-      });
-      progress.done();
-      const s = r.snapshot;
-      if (ctx.options.json) {
-        printJson(ctx, { snapshot_id: s.id, name: s.label, description: s.description ?? null, paths: s.paths, replaced: r.replaced.map((x) => x.id), partial: r.partial, summary: r.summary, warnings: r.warnings });
-      } else {
-        printLine(ctx, `revision "${s.label}" saved as snapshot ${shortId(s.id)}: ${s.paths.join(" ")}`);
-        printLine(ctx, `${r.summary.files_total} files, ${formatBytes(r.summary.bytes_total)}; ${formatBytes(r.summary.bytes_added)} added to the repository`);
-        for (const x of r.replaced) printLine(ctx, `the previous revision "${s.label}" is now an ordinary snapshot (${shortId(x.id)})`);
-        printLine(ctx, `to roll back to it:  coffer rollback ${s.label}`);
-        if (r.partial) printLine(ctx, `warning: ${r.summary.files_failed} files or directories could not be read and are not in the revision`);
-      }
-      return r.partial ? 3 : undefined;
-    } finally {
-      progress.done();
-      await repo.close();
+    const r = await snapshotPaths(ctx, paths, opts, (repo, common) =>
+      saveRevision(repo, { ...common, name: name ?? "", ...(opts.message ? { description: opts.message } : {}), ...(opts.replace ? { replace: true } : {}) }),
+    );
+    const s = r.snapshot;
+    if (ctx.options.json) {
+      printJson(ctx, { snapshot_id: s.id, name: s.label, description: s.description ?? null, paths: s.paths, replaced: r.replaced.map((x) => x.id), partial: r.partial, summary: r.summary, warnings: r.warnings });
+    } else {
+      printLine(ctx, `revision "${s.label}" saved as snapshot ${shortId(s.id)}: ${s.paths.join(" ")}`);
+      printLine(ctx, `${r.summary.files_total} files, ${formatBytes(r.summary.bytes_total)}; ${formatBytes(r.summary.bytes_added)} added to the repository`);
+      for (const x of r.replaced) printLine(ctx, `the previous revision "${s.label}" is now an ordinary snapshot (${shortId(x.id)})`);
+      printLine(ctx, `to roll back to it:  coffer rollback ${s.label}`);
+      if (r.partial) printLine(ctx, `warning: ${r.summary.files_failed} files or directories could not be read and are not in the revision`);
     }
+    return r.partial ? 3 : undefined;
   },
 });
 
