@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Repository } from "../../src/repository/repository.js";
 import type { SnapshotWithId } from "../../src/snapshot/snapshot.js";
 import { listSnapshots } from "../../src/snapshot/snapshot-store.js";
-import { decodeTree } from "../../src/snapshot/tree.js";
-import { checkRepo, digestTree, makeTree, repoNames, repoTempFiles, restoredDigest, type Sandbox, sandbox, sleep, textBytes, writeFile } from "./fault-helpers.js";
+import { checkRepo, digestTree, killAt, makeTree, repoNames, repoTempFiles, restoredDigest, type Sandbox, sandbox, snapshotDigest, textBytes, writeFile } from "./fault-helpers.js";
 
 /**
  * `coffer backup` killed with SIGKILL at many points (before it opens the repository, while
@@ -30,45 +28,6 @@ import { checkRepo, digestTree, makeTree, repoNames, repoTempFiles, restoredDige
 const KILLS = 8;
 
 type Digest = Record<string, string>;
-
-/** What a snapshot holds below `root`, in digestTree's format, read through the repository. */
-async function snapshotDigest(repo: Repository, snap: SnapshotWithId, root: string, memo: Map<string, string>): Promise<Digest> {
-  let tree = snap.tree;
-  for (const name of root.split("/").filter(Boolean)) {
-    const n = decodeTree(await repo.loadBlob("tree", Buffer.from(tree, "hex"))).nodes.find((x) => x.name === name);
-    assert.ok(n?.subtree, `${name} is a directory in snapshot ${snap.id.slice(0, 8)}`);
-    tree = n.subtree;
-  }
-  const out: Digest = {};
-  const walk = async (id: string, rel: string): Promise<void> => {
-    for (const n of decodeTree(await repo.loadBlob("tree", Buffer.from(id, "hex"))).nodes) {
-      const r = rel ? `${rel}/${n.name}` : n.name;
-      const mode = n.mode.toString(8);
-      if (n.type === "dir") {
-        out[r] = `dir ${mode}`;
-        await walk(n.subtree as string, r);
-      } else if (n.type === "symlink") out[r] = `symlink ${n.linktarget}`;
-      else if (n.type === "file") {
-        const key = (n.content ?? []).join(",");
-        let sum = memo.get(key);
-        if (sum === undefined) {
-          const h = createHash("sha256");
-          let size = 0;
-          for (const blob of n.content ?? []) {
-            const b = await repo.loadBlob("data", Buffer.from(blob, "hex"));
-            h.update(b);
-            size += b.length;
-          }
-          sum = `${size} ${h.digest("hex")}`;
-          memo.set(key, sum);
-        }
-        out[r] = `file ${mode} ${sum}`;
-      } else out[r] = `other ${mode}`;
-    }
-  };
-  await walk(tree, "");
-  return out;
-}
 
 describe("backup killed with SIGKILL", { timeout: 300_000 }, () => {
   let sb: Sandbox;
@@ -152,14 +111,7 @@ describe("backup killed with SIGKILL", { timeout: 300_000 }, () => {
       // 50 ms (node has not started yet), then evenly up to the calibrated duration.
       const delay = round === 1 ? 50 : Math.round((fullMs * (round - 1)) / (KILLS - 1));
       const indexBefore = new Set(repoNames(sb.repo, "index"));
-      const child = sb.spawn(["backup", "--force", sb.src]);
-      let exited = false;
-      void child.done.then(() => (exited = true));
-      if (checkpointRound) {
-        while (!exited && !repoNames(sb.repo, "index").some((i) => !indexBefore.has(i))) await sleep(5);
-      } else await Promise.race([sleep(delay), child.done]);
-      child.child.kill("SIGKILL");
-      const r = await child.done;
+      const r = await killAt(sb.spawn(["backup", "--force", sb.src]), checkpointRound ? { until: () => repoNames(sb.repo, "index").some((i) => !indexBefore.has(i)), pollMs: 5 } : delay);
       const what = checkpointRound ? `round ${round} (kill at the checkpoint index)` : `round ${round} (kill after ${delay} ms)`;
       if (checkpointRound) assert.equal(r.signal, "SIGKILL", `${what}: killed before it finished:\n${r.err}`);
       if (r.signal === "SIGKILL") killed++;

@@ -16,6 +16,7 @@ import { Repository } from "../../src/repository/repository.js";
 import { restore, type RestoreResult } from "../../src/snapshot/restorer.js";
 import type { SnapshotWithId } from "../../src/snapshot/snapshot.js";
 import { listSnapshots } from "../../src/snapshot/snapshot-store.js";
+import { decodeTree } from "../../src/snapshot/tree.js";
 
 const MAIN_URL = new URL("../../src/cli/main.js", import.meta.url).href;
 export const PASSWORD = "fault-test-password";
@@ -317,6 +318,48 @@ export function digestTree(root: string, skip: (rel: string) => boolean = () => 
   return out;
 }
 
+/**
+ * What a snapshot holds below `root`, in digestTree's format, read through the repository
+ * (every tree and data blob loaded, so verified against its id; file contents hashed, memoised
+ * by content list in `memo`): the facts a restore would give, without writing the files.
+ */
+export async function snapshotDigest(repo: Repository, snap: SnapshotWithId, root: string, memo: Map<string, string>): Promise<Record<string, string>> {
+  let tree = snap.tree;
+  for (const name of root.split("/").filter(Boolean)) {
+    const n = decodeTree(await repo.loadBlob("tree", Buffer.from(tree, "hex"))).nodes.find((x) => x.name === name);
+    if (!n?.subtree) throw new Error(`${name} is not a directory in snapshot ${snap.id.slice(0, 8)}`);
+    tree = n.subtree;
+  }
+  const out: Record<string, string> = {};
+  const walk = async (id: string, rel: string): Promise<void> => {
+    for (const n of decodeTree(await repo.loadBlob("tree", Buffer.from(id, "hex"))).nodes) {
+      const r = rel ? `${rel}/${n.name}` : n.name;
+      const mode = n.mode.toString(8);
+      if (n.type === "dir") {
+        out[r] = `dir ${mode}`;
+        await walk(n.subtree as string, r);
+      } else if (n.type === "symlink") out[r] = `symlink ${n.linktarget}`;
+      else if (n.type === "file") {
+        const key = (n.content ?? []).join(",");
+        let sum = memo.get(key);
+        if (sum === undefined) {
+          const h = createHash("sha256");
+          let size = 0;
+          for (const blob of n.content ?? []) {
+            const b = await repo.loadBlob("data", Buffer.from(blob, "hex"));
+            h.update(b);
+            size += b.length;
+          }
+          memo.set(key, (sum = `${size} ${h.digest("hex")}`));
+        }
+        out[r] = `file ${mode} ${sum}`;
+      } else out[r] = `other ${mode}`;
+    }
+  };
+  await walk(tree, "");
+  return out;
+}
+
 /** Restores a snapshot into a fresh dir and returns the digest of the restored `src`. */
 export async function restoredDigest(sb: Pick<Sandbox, "open" | "repo" | "env" | "dir">, snapshotId: string, src: string, name: string): Promise<Record<string, string>> {
   const target = join(sb.dir, `restore-${name}`);
@@ -340,4 +383,21 @@ export function assertOneSentence(err: string): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * SIGKILLs a running CLI child when `at` comes: after `at` ms, or once `at.until()` is true
+ * (checked every `at.pollMs` ms; 0: at every turn of the event loop, for phases that last a few
+ * ms). Sooner if it exits by itself (then it is not killed). Returns how it ended.
+ */
+export async function killAt(child: CliChild, at: number | { until: () => boolean; pollMs?: number }): Promise<CliRun> {
+  let exited = false;
+  void child.done.then(() => (exited = true));
+  if (typeof at === "number") await Promise.race([sleep(at), child.done]);
+  else {
+    const wait = (): Promise<void> => (at.pollMs ? sleep(at.pollMs) : new Promise((r) => setImmediate(r)));
+    while (!exited && !at.until()) await wait();
+  }
+  child.child.kill("SIGKILL");
+  return child.done;
 }

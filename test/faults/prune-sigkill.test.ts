@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { cp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -7,8 +6,7 @@ import { LocalBackend } from "../../src/backend/local.js";
 import { Repository } from "../../src/repository/repository.js";
 import type { SnapshotWithId } from "../../src/snapshot/snapshot.js";
 import { listSnapshots } from "../../src/snapshot/snapshot-store.js";
-import { decodeTree } from "../../src/snapshot/tree.js";
-import { checkRepo, digestTree, makeTree, PASSWORD, repoNames, restoredDigest, type Sandbox, sandbox, sleep, spawnCli, textBytes, writeFile } from "./fault-helpers.js";
+import { checkRepo, digestTree, killAt, makeTree, PASSWORD, repoNames, restoredDigest, type Sandbox, sandbox, snapshotDigest, spawnCli, textBytes, writeFile } from "./fault-helpers.js";
 
 /**
  * `coffer prune` killed with SIGKILL at many points (before node starts, while it marks,
@@ -29,45 +27,7 @@ const KILLS = 7;
 
 type Digest = Record<string, string>;
 
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const firstId = (s: SnapshotWithId): string => s.original ?? s.id;
-
-/** What a snapshot holds below `root`, in digestTree's format, read through the repository. */
-async function snapshotDigest(repo: Repository, snap: SnapshotWithId, root: string, memo: Map<string, string>): Promise<Digest> {
-  let tree = snap.tree;
-  for (const name of root.split("/").filter(Boolean)) {
-    const n = decodeTree(await repo.loadBlob("tree", Buffer.from(tree, "hex"))).nodes.find((x) => x.name === name);
-    assert.ok(n?.subtree, `${name} is a directory in snapshot ${snap.id.slice(0, 8)}`);
-    tree = n.subtree;
-  }
-  const out: Digest = {};
-  const walk = async (id: string, rel: string): Promise<void> => {
-    for (const n of decodeTree(await repo.loadBlob("tree", Buffer.from(id, "hex"))).nodes) {
-      const r = rel ? `${rel}/${n.name}` : n.name;
-      const mode = n.mode.toString(8);
-      if (n.type === "dir") {
-        out[r] = `dir ${mode}`;
-        await walk(n.subtree as string, r);
-      } else if (n.type === "file") {
-        const key = (n.content ?? []).join(",");
-        let sum = memo.get(key);
-        if (sum === undefined) {
-          const h = createHash("sha256");
-          let size = 0;
-          for (const blob of n.content ?? []) {
-            const b = await repo.loadBlob("data", Buffer.from(blob, "hex"));
-            h.update(b);
-            size += b.length;
-          }
-          memo.set(key, (sum = `${size} ${h.digest("hex")}`));
-        }
-        out[r] = `file ${mode} ${sum}`;
-      } else out[r] = `other ${mode}`;
-    }
-  };
-  await walk(tree, "");
-  return out;
-}
 
 describe("prune killed with SIGKILL", { timeout: 600_000 }, () => {
   let sb: Sandbox;
@@ -138,16 +98,14 @@ describe("prune killed with SIGKILL", { timeout: 600_000 }, () => {
       const atIndex = round === KILLS - 1;
       const atDelete = round === KILLS;
       const delay = round === 1 ? 30 : Math.round((fullMs * (round - 1)) / (KILLS - 2));
-      const child = prune(c.repo);
-      let exited = false;
-      void child.done.then(() => (exited = true));
-      if (atIndex) {
-        while (!exited && repoNames(c.repo, "index").filter((i) => !indexBefore.has(i)).length < 2) await tick();
-      } else if (atDelete) {
-        while (!exited && [...indexBefore].every((i) => repoNames(c.repo, "index").includes(i))) await tick();
-      } else await Promise.race([sleep(delay), child.done]);
-      child.child.kill("SIGKILL");
-      const r = await child.done;
+      const r = await killAt(
+        prune(c.repo),
+        atIndex
+          ? { until: () => repoNames(c.repo, "index").filter((i) => !indexBefore.has(i)).length >= 2 }
+          : atDelete
+            ? { until: () => ![...indexBefore].every((i) => repoNames(c.repo, "index").includes(i)) }
+            : delay,
+      );
       const what = atIndex ? `round ${round} (kill when the new index appears)` : atDelete ? `round ${round} (kill when deleting)` : `round ${round} (kill after ${delay} ms)`;
       if (r.signal === "SIGKILL") killed++;
       else assert.equal(r.code, 0, `${what}: finished before the kill, and succeeded: ${r.err}`);
