@@ -11,6 +11,17 @@ export interface IndexedBlob extends BlobEntry {
   pack: string;
 }
 
+/** See MasterIndex#treeLocations: entry j is at ids[32j ..], pack[j], offset[j], and so on. */
+export interface TreeLocations {
+  ids: Uint8Array;
+  pack: Uint32Array;
+  offset: Uint32Array;
+  length: Uint32Array;
+  rawLength: Uint32Array;
+  compressed: Uint8Array;
+  packs: string[];
+}
+
 const TYPE_TREE = 2;
 const COMPRESSED = 1;
 
@@ -158,6 +169,37 @@ export class MasterIndex {
 
   *entries(): IterableIterator<IndexedBlob> {
     for (let i = 0; i < this.#count; i++) yield this.#entry(i);
+  }
+
+  /**
+   * The locations of every tree blob, copied into flat arrays that can be posted to a worker
+   * thread (pack names by number in `packs`).
+   */
+  treeLocations(): TreeLocations {
+    let n = 0;
+    for (let i = 0; i < this.#count; i++) if (((this.#flags[i] ?? 0) & TYPE_TREE) !== 0) n++;
+    const out: TreeLocations = {
+      ids: new Uint8Array(n * 32),
+      pack: new Uint32Array(n),
+      offset: new Uint32Array(n),
+      length: new Uint32Array(n),
+      rawLength: new Uint32Array(n),
+      compressed: new Uint8Array(n),
+      packs: this.#packs.slice(),
+    };
+    let j = 0;
+    for (let i = 0; i < this.#count; i++) {
+      const f = this.#flags[i] ?? 0;
+      if ((f & TYPE_TREE) === 0) continue;
+      out.ids.set(this.#ids.subarray(i * 32, i * 32 + 32), j * 32);
+      out.pack[j] = this.#pack[i] ?? 0;
+      out.offset[j] = this.#offset[i] ?? 0;
+      out.length[j] = this.#length[i] ?? 0;
+      out.rawLength[j] = this.#raw[i] ?? 0;
+      out.compressed[j] = f & COMPRESSED;
+      j++;
+    }
+    return out;
   }
 
   packs(): string[] {

@@ -36,6 +36,11 @@ export interface ScanFs {
   readFile(path: Buffer | string): Promise<Buffer>;
   /** At most `n` bytes from the start of a file. */
   readHead(path: Buffer, n: number): Promise<Buffer>;
+  /**
+   * Synchronous forms of readdir and lstat, when the file system has them: a directory is
+   * then read without a promise per entry (which cost more than the system calls).
+   */
+  sync?: { readdir(dir: Buffer): Buffer[]; lstat(path: Buffer): BigIntStats };
 }
 
 export const nodeScanFs: ScanFs = {
@@ -164,9 +169,10 @@ export class Scanner {
     const st = this.stateFor(dir, scope as unknown as Scope);
     if (st.foreign) return { entries: [], scope: asScope({ kind: "children", parent: st, foreign: undefined }) };
 
+    const sync = this.fs.sync;
     let names: Buffer[];
     try {
-      names = await this.fs.readdir(st.dir);
+      names = sync ? sync.readdir(st.dir) : await this.fs.readdir(st.dir);
     } catch (err) {
       throw ioError(err, `reading the directory ${show(st.dir)}`);
     }
@@ -183,7 +189,7 @@ export class Scanner {
       if (patterns && this.excludedByPattern(st, str)) continue;
       candidates.push({ name, str, path: join(st.dir, name) });
     }
-    const stats = await mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path));
+    const stats = sync ? candidates.map((c) => this.lstatEntrySync(sync, c.path)) : await mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path));
 
     const entries: ScanEntry[] = [];
     let foreign: Set<string> | undefined;
@@ -242,13 +248,23 @@ export class Scanner {
 
   /** Never rejects: undefined for an entry that is gone or cannot be lstat'ed (with a warning). */
   private lstatEntry(path: Buffer): Promise<BigIntStats | undefined> {
-    return this.fs.lstat(path).catch((err: unknown) => {
-      const code = sysCode(err);
-      if (code !== "ENOENT" && code !== "ENOTDIR") {
-        this.onWarning({ code: "UNREADABLE", message: `Cannot read ${show(path)}: ${errMessage(err)}; it was skipped.`, path: show(path) });
-      }
-      return undefined;
-    });
+    return this.fs.lstat(path).catch((err: unknown) => this.lstatFailed(path, err));
+  }
+
+  private lstatEntrySync(sync: NonNullable<ScanFs["sync"]>, path: Buffer): BigIntStats | undefined {
+    try {
+      return sync.lstat(path);
+    } catch (err) {
+      return this.lstatFailed(path, err);
+    }
+  }
+
+  private lstatFailed(path: Buffer, err: unknown): undefined {
+    const code = sysCode(err);
+    if (code !== "ENOENT" && code !== "ENOTDIR") {
+      this.onWarning({ code: "UNREADABLE", message: `Cannot read ${show(path)}: ${errMessage(err)}; it was skipped.`, path: show(path) });
+    }
+    return undefined;
   }
 
   /** A directory with a valid CACHEDIR.TAG keeps only the tag. */

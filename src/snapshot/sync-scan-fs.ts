@@ -11,6 +11,10 @@ export const syncScanFs: ScanFs = {
   readdir: async (dir) => readdirSync(dir, { encoding: "buffer" }),
   lstat: async (p) => lstatSync(p, { bigint: true }),
   readFile: async (p) => readFileSync(p),
+  sync: {
+    readdir: (dir) => readdirSync(dir, { encoding: "buffer" }),
+    lstat: (p) => lstatSync(p, { bigint: true }),
+  },
   async readHead(p, n) {
     const fd = openSync(p, "r");
     try {

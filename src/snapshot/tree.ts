@@ -39,7 +39,8 @@ export interface Tree {
   nodes: TreeNode[];
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a name that starts with U+FEFF keeps it (without it, the mark was dropped from `name`).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Decodes bytes as strict UTF-8, or returns undefined. */
 export function strictUtf8(b: Uint8Array): string | undefined {

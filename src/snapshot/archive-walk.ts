@@ -1,0 +1,380 @@
+import type { BigIntStats } from "node:fs";
+import { readlinkSync } from "node:fs";
+import { lstat } from "node:fs/promises";
+import { CofferError, ioError } from "../core/errors.js";
+import type { Progress } from "../core/progress.js";
+import type { Warning } from "../core/warning.js";
+import type { PackSaver } from "../repository/pack-saver.js";
+import type { Repository } from "../repository/repository.js";
+import type { ArchivePool } from "./archive-pool.js";
+import type { NameLookup } from "./names.js";
+import { CHANGED, compareStat, SAME } from "./node-compare.js";
+import { nodeFromStat } from "./node-from-stat.js";
+import { nameKeyOf, type OldDir } from "./old-dir.js";
+import type { ParentTrees } from "./parent-trees.js";
+import type { DirScope, ScanEntry, Scanner } from "./scanner.js";
+import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
+import { encodeName, type Tree, type TreeNode } from "./tree.js";
+
+/** A value now, or later. */
+type Maybe<T> = T | Promise<T>;
+
+/**
+ * What walking an entry returns once the entry is scheduled: its finished node, now (nothing
+ * to read, or a whole unchanged directory) or later. The walk runs ahead of the workers
+ * (bounded by their queue) instead of waiting for each file. Wrapped in an object because
+ * promises of promises flatten.
+ */
+export interface Later<T> {
+  value: Maybe<T>;
+}
+
+/**
+ * An entry's result identical to its node in the parent snapshot is that very node object:
+ * a directory whose every entry is identical keeps the parent's tree as it was, byte for byte,
+ * without building, encoding or hashing anything.
+ */
+interface Child {
+  name: Buffer;
+  stat: BigIntStats;
+  old: TreeNode | undefined;
+  /** Symlinks: what readlink returned. */
+  target?: Buffer;
+}
+
+/** The walk yields to the event loop this often (ms): lock refreshes, signals, worker messages. */
+const YIELD_MS = 20;
+/** Progress is reported at most this often (ms). */
+const PROGRESS_MS = 25;
+
+/**
+ * One backup's walk of the file system: depth first, one directory at a time, entries in
+ * byte order of their names. Each directory is compared with the parent snapshot's as it is
+ * read; files to read go to the worker pool; a directory's tree is saved once its entries
+ * are done.
+ */
+export class ArchiveWalk {
+  counts = {
+    files_new: 0,
+    files_changed: 0,
+    files_unmodified: 0,
+    dirs_new: 0,
+    dirs_changed: 0,
+    dirs_unmodified: 0,
+    files_failed: 0,
+    bytes_read: 0,
+    bytes_total: 0,
+    files_total: 0,
+  };
+  estimate: { files: number; bytes: number } | undefined;
+  #hardlinks = new Map<string, Promise<{ ids: string[]; size: number } | undefined>>();
+  #bytesDone = 0;
+  #progressAt = 0;
+  #yieldAt = 0;
+  /** Files beside a substituted database that its copy replaces. */
+  #companions = new Set<string>();
+  #idScratch = Buffer.alloc(32);
+
+  constructor(
+    readonly repo: Repository,
+    readonly scanner: Scanner,
+    readonly saver: PackSaver,
+    readonly pool: ArchivePool | undefined,
+    readonly trees: ParentTrees,
+    readonly names: NameLookup,
+    readonly warn: (w: Warning) => void,
+    readonly progress: Progress,
+    readonly signal: AbortSignal | undefined,
+    readonly substitutes?: ReadonlyMap<string, string>,
+  ) {
+    for (const path of substitutes?.keys() ?? []) for (const suffix of SQLITE_COMPANIONS) this.#companions.add(`${path}${suffix}`);
+  }
+
+  async #parentSub(old: TreeNode | undefined): Promise<OldDir | undefined> {
+    if (old?.type !== "dir" || !old.subtree) return undefined;
+    return this.trees.get(old.subtree);
+  }
+
+  async #saveTree(nodes: TreeNode[]): Promise<string> {
+    // atime is not stored: reading a directory changes it, and unchanged trees must dedupe.
+    for (const n of nodes) delete n.atime;
+    const t: Tree = { nodes };
+    const bytes = Buffer.from(JSON.stringify(t));
+    const id = this.pool ? await this.saver.addBlob("tree", bytes) : this.repo.blobId(bytes);
+    return id.toString("hex");
+  }
+
+  /** Intermediate directories of the given paths: only the given children, metadata from disk. */
+  async virtualDir(trie: Trie, parent: OldDir | undefined, prefix = ""): Promise<Later<string>> {
+    const pending: Maybe<TreeNode | undefined>[] = [];
+    const names = [...trie.children.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const name of names) {
+      const child = trie.children.get(name) as Trie;
+      const path = `${prefix}/${name}`;
+      const bytes = Buffer.from(name);
+      const old = parent?.find(nameKeyOf(bytes));
+      if (child.root) {
+        pending.push((await this.entry(bytes, child.root.bytes, child.root.stat, old, this.scanner.rootScope(child.root.bytes, child.root.stat))).value);
+      } else {
+        const st = await lstat(path, { bigint: true });
+        const node = nodeFromStat(bytes, st, this.names);
+        const sub = await this.#parentSub(old).catch(() => undefined);
+        const l = await this.virtualDir(child, sub, path);
+        pending.push(Promise.resolve(l.value).then((subtree) => ({ ...node, subtree })));
+      }
+    }
+    const value = Promise.all(pending).then((nodes) => this.#saveTree(nodes.filter((n): n is TreeNode => n !== undefined)));
+    value.catch(() => undefined);
+    return { value };
+  }
+
+  /**
+   * Walks any entry (a path given to back up, a substitute's file); resolves (outer) once it
+   * is scheduled, with its finished node now or later (inner).
+   */
+  async entry(name: Buffer, path: Buffer, stat: BigIntStats, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
+    this.#interrupted();
+    const child: Child = { name, stat, old };
+    if (stat.isDirectory()) {
+      const l = await this.#dir(name, path, stat, old, scope);
+      const v = l.value;
+      if (!(v instanceof Promise)) return { value: this.#resolveSame(v, child) };
+      const value = v.then((n) => this.#resolveSame(n, child));
+      value.catch(() => undefined);
+      return { value };
+    }
+    const v = this.#leaf(path, child);
+    if (v !== READ) return { value: this.#resolveSame(v, child) };
+    return this.#scheduleRead(path, child);
+  }
+
+  /** An entry identical to the parent's is returned as the parent's node; a root needs its own. */
+  #resolveSame(v: TreeNode | undefined, c: Child): TreeNode | undefined {
+    return v !== undefined && v === c.old ? this.#fresh(v, c) : v;
+  }
+
+  #interrupted(): void {
+    if (this.signal?.aborted) throw new CofferError("INTERRUPTED", "The backup was interrupted; nothing was saved as a snapshot.");
+  }
+
+  async #dir(name: Buffer, path: Buffer, stat: BigIntStats, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
+    this.#interrupted();
+    if (performance.now() >= this.#yieldAt) {
+      // The walk runs in microtasks and synchronous calls; let timers, signals and worker
+      // messages in now and then.
+      await new Promise<void>((r) => setImmediate(r));
+      this.#yieldAt = performance.now() + YIELD_MS;
+    }
+    // Depth first, one directory at a time: scanning is synchronous (fast), and walking
+    // directories concurrently held the whole tree's listings in memory at once.
+    let listing: { entries: ScanEntry[]; scope: DirScope };
+    let parentSub: OldDir | undefined;
+    try {
+      listing = await this.scanner.readDir(path, scope);
+      parentSub = await this.#parentSub(old);
+    } catch (err) {
+      this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
+      this.counts.files_failed++;
+      return { value: undefined };
+    }
+    const children: Child[] = [];
+    const results: Maybe<TreeNode | undefined>[] = [];
+    let later = false;
+    const siblings = hasWalFile(listing.entries) ? new Set(listing.entries.map((e) => e.name.toString())) : undefined;
+    const special = this.#companions.size > 0 || (this.substitutes?.size ?? 0) > 0;
+    for (const e of listing.entries) {
+      let entryPath = e.path;
+      let stat = e.stat;
+      if (special) {
+        const at = e.path.toString();
+        if (this.#companions.has(at)) continue;
+        const from = this.substitutes?.get(at);
+        if (from !== undefined) {
+          stat = await lstat(from, { bigint: true }).catch((err: unknown) => {
+            throw ioError(err, `reading ${from}, the copy of ${at}`);
+          });
+          entryPath = Buffer.from(from);
+        }
+      }
+      const child: Child = { name: e.name, stat, old: parentSub?.find(nameKeyOf(e.name)) };
+      let r: Maybe<TreeNode | undefined>;
+      if (stat.isDirectory()) {
+        r = (await this.#dir(e.name, entryPath, stat, child.old, listing.scope)).value;
+      } else {
+        if (siblings && entryPath === e.path && stat.isFile() && siblings.has(`${e.name.toString()}-wal`)) {
+          const at = e.path.toString();
+          if (await isLiveSqlite(at, siblings, e.name.toString())) this.warn(sqliteWalWarning(at));
+        }
+        this.#interrupted();
+        const v = this.#leaf(entryPath, child);
+        r = v === READ ? (await this.#scheduleRead(entryPath, child)).value : v;
+      }
+      if (r instanceof Promise) later = true;
+      children.push(child);
+      results.push(r);
+    }
+    const finish = (nodes: (TreeNode | undefined)[]): Maybe<TreeNode> => this.#finishDir(name, stat, old, parentSub, children, nodes);
+    if (!later) return { value: finish(results as (TreeNode | undefined)[]) };
+    const value = Promise.all(results).then(finish);
+    value.catch(() => undefined); // observed by whoever awaits the tree; avoid an early crash
+    return { value };
+  }
+
+  /**
+   * A file, symlink or special file that needs no reading: its node, the parent's node when
+   * identical, or undefined (unreadable symlink). READ: the file's content must be read.
+   */
+  #leaf(path: Buffer, c: Child): TreeNode | undefined | typeof READ {
+    const { stat, old } = c;
+    if (stat.isSymbolicLink()) {
+      try {
+        c.target = readlinkSync(path, { encoding: "buffer" });
+      } catch (err) {
+        this.warn({ code: "UNREADABLE", message: `cannot read symlink ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
+        return undefined;
+      }
+    }
+    const isFile = stat.isFile();
+    if (isFile) {
+      this.counts.files_total++;
+      this.counts.bytes_total += Number(stat.size);
+    }
+    const match = old ? this.#compare(c) : CHANGED;
+    if (isFile) {
+      if (match === CHANGED || !this.#blobsPresent(old?.content ?? [])) return READ;
+      this.counts.files_unmodified++;
+      this.#advance(Number(stat.size), path);
+    }
+    if (match === SAME) return old;
+    const node = nodeFromStat(c.name, stat, this.names, c.target);
+    if (isFile) node.content = old?.content ?? [];
+    return node;
+  }
+
+  #compare(c: Child): number {
+    const enc = encodeName(c.name);
+    return compareStat(c.stat, c.old as TreeNode, enc.name, enc.name_raw, this.names, c.target);
+  }
+
+  #blobsPresent(ids: readonly string[]): boolean {
+    for (const id of ids) {
+      if (this.#idScratch.write(id, "hex") !== 32 || !this.repo.index.has(this.#idScratch)) return false;
+    }
+    return true;
+  }
+
+  async #scheduleRead(path: Buffer, c: Child): Promise<Later<TreeNode | undefined>> {
+    const { stat, old } = c;
+    const node = nodeFromStat(c.name, stat, this.names);
+    const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
+    const seen = linkKey ? this.#hardlinks.get(linkKey) : undefined;
+    if (!seen && this.pool) await this.pool.admit();
+    const content = seen ?? this.#read(path, stat);
+    if (linkKey && !seen) this.#hardlinks.set(linkKey, content);
+    const value = content.then((read) => {
+      if (read === undefined) return undefined;
+      if (!seen) {
+        if (old) this.counts.files_changed++;
+        else this.counts.files_new++;
+      }
+      // The size is what was read (a file that grew while read), so content and size agree.
+      return { ...node, size: read.size, content: read.ids };
+    });
+    value.catch(() => undefined);
+    return { value };
+  }
+
+  /** A node built afresh for an entry identical to the parent's (its directory changed). */
+  #fresh(n: TreeNode, c: Child | undefined): TreeNode {
+    if (c === undefined || n !== c.old) return n;
+    const node = nodeFromStat(c.name, c.stat, this.names, c.target);
+    if (n.type === "file") return { ...node, content: n.content ?? [] };
+    if (n.type === "dir") return { ...node, subtree: n.subtree as string };
+    return node;
+  }
+
+  #finishDir(name: Buffer, stat: BigIntStats, old: TreeNode | undefined, parentSub: OldDir | undefined, children: Child[], nodes: (TreeNode | undefined)[]): Maybe<TreeNode> {
+    // Every entry as it was, and as many: the directory's tree is the parent's, byte for
+    // byte, so it is reused without encoding, hashing or looking it up again.
+    if (old?.subtree && parentSub?.size === nodes.length && nodes.every((n, i) => n !== undefined && n === children[i]?.old)) {
+      this.counts.dirs_unmodified++;
+      return this.#sameDir(name, stat, old, old.subtree);
+    }
+    const fresh = nodes.map((n, i) => (n === undefined ? n : this.#fresh(n, children[i]))).filter((n): n is TreeNode => n !== undefined);
+    return this.#saveTree(fresh).then((subtree) => {
+      if (!old) this.counts.dirs_new++;
+      else if (old.subtree === subtree) this.counts.dirs_unmodified++;
+      else this.counts.dirs_changed++;
+      return this.#sameDir(name, stat, old, subtree);
+    });
+  }
+
+  /** A directory's node: the parent's when it would encode the same. */
+  #sameDir(name: Buffer, stat: BigIntStats, old: TreeNode | undefined, subtree: string): TreeNode {
+    if (old && old.subtree === subtree) {
+      const enc = encodeName(name);
+      if (compareStat(stat, old, enc.name, enc.name_raw, this.names) === SAME) return old;
+    }
+    return { ...nodeFromStat(name, stat, this.names), subtree };
+  }
+
+  async #read(path: Buffer, stat: BigIntStats): Promise<{ ids: string[]; size: number } | undefined> {
+    if (!this.pool) {
+      this.counts.bytes_read += Number(stat.size);
+      return { ids: [], size: Number(stat.size) };
+    }
+    for (let attempt = 0; ; attempt++) {
+      const o = await this.pool.read(path, Number(stat.size));
+      if (o.error) {
+        this.warn({ code: "UNREADABLE", message: `cannot read ${path.toString()}: ${o.error.message}`, path: path.toString() });
+        this.counts.files_failed++;
+        this.counts.files_total--;
+        this.counts.bytes_total -= Number(stat.size);
+        return undefined;
+      }
+      this.counts.bytes_read += o.bytesRead;
+      if (o.changed && attempt === 0) continue; // read it once more
+      if (o.changed) this.warn({ code: "CHANGED", message: `${path.toString()} changed while it was read; the snapshot holds the content as read`, path: path.toString() });
+      this.#advance(o.bytesRead, path);
+      const ids = Buffer.from(o.ids.buffer, o.ids.byteOffset, o.ids.byteLength);
+      const out: string[] = [];
+      for (let i = 0; i < ids.length; i += 32) out.push(ids.toString("hex", i, i + 32));
+      return { ids: out, size: o.bytesRead };
+    }
+  }
+
+  #advance(bytes: number, path: Buffer): void {
+    this.#bytesDone += bytes;
+    const now = performance.now();
+    if (now < this.#progressAt) return;
+    this.#progressAt = now + PROGRESS_MS;
+    const filesDone = this.counts.files_new + this.counts.files_changed + this.counts.files_unmodified;
+    const est = this.estimate;
+    this.progress.update({
+      phase: "backup",
+      filesDone,
+      bytesDone: this.#bytesDone,
+      ...(est ? { filesTotal: Math.max(est.files, filesDone), bytesTotal: Math.max(est.bytes, this.#bytesDone) } : {}),
+      current: path.toString(),
+    });
+  }
+}
+
+const READ = Symbol("read");
+
+/** The given paths as a trie of path components; `root` marks a path given to back up. */
+export interface Trie {
+  children: Map<string, Trie>;
+  root?: { path: string; bytes: Buffer; stat: BigIntStats };
+}
+
+const WAL = Buffer.from("-wal");
+
+/** Whether any name ends in "-wal" (then the names are needed to spot live SQLite databases). */
+function hasWalFile(entries: readonly ScanEntry[]): boolean {
+  for (const e of entries) {
+    const n = e.name;
+    if (n.length > 4 && n[n.length - 4] === 0x2d && n.subarray(n.length - 4).equals(WAL)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,35 @@
+import type { TreeLocations } from "../repository/master-index.js";
+
+/**
+ * Messages of the tree prefetcher (tree-prefetch.ts ↔ tree-prefetch-worker.ts). The worker
+ * walks the parent snapshot's trees depth first, in the order the backup walks directories,
+ * and hands over each tree opened, decompressed and verified: the main thread only parses it.
+ */
+export interface PrefetchInit {
+  key: Uint8Array | null;
+  idKey: Uint8Array;
+  /** The parent snapshot's root tree (hex). */
+  root: string;
+  /** The local repository the packs are read from (Backend.localRoot). */
+  localRoot: string;
+  trees: TreeLocations;
+  /**
+   * Int32 flow control shared with the main thread: [CONSUMED] batches the main thread is
+   * done with (the worker stays at most MAX_AHEAD batches ahead), [STOP] set to end the worker.
+   */
+  control: SharedArrayBuffer;
+}
+
+export const CONSUMED = 0;
+export const STOP = 1;
+export const MAX_AHEAD = 16;
+/** A batch is posted once it holds this many bytes of trees. */
+export const BATCH_BYTES = 256 * 1024;
+/** In `lengths`: the tree could not be loaded (the main thread tries itself). */
+export const FAILED = 0xffffffff;
+
+export type FromPrefetch =
+  /** Trees in walk order: ids (32 bytes each), their plain lengths, their bytes back to back. */
+  | { t: "trees"; ids: Uint8Array; lengths: Uint32Array; bytes: Uint8Array }
+  /** Every tree has been sent (or the worker stopped). */
+  | { t: "end" };

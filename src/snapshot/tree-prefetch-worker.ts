@@ -1,0 +1,120 @@
+import { closeSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { parentPort, workerData } from "node:worker_threads";
+import { handlePath } from "../backend/backend.js";
+import { crypterFromKey } from "../crypto/aead.js";
+import { decodeBlob } from "../repository/blob.js";
+import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type PrefetchInit, STOP } from "./tree-prefetch-protocol.js";
+
+/**
+ * Reads the parent snapshot's trees ahead of a backup's walk (see tree-prefetch.ts): depth
+ * first, children in name order, each read from its pack with one pread, opened, decompressed
+ * and checked against its id. Runs synchronously; Atomics.wait keeps it within MAX_AHEAD
+ * batches of the main thread.
+ */
+const init = workerData as PrefetchInit;
+const port = parentPort!;
+const crypter = crypterFromKey(init.key);
+const idKey = Buffer.from(init.idKey);
+const control = new Int32Array(init.control);
+const locs = init.trees;
+
+const byId = new Map<string, number>();
+for (let j = 0; j < locs.pack.length; j++) byId.set(Buffer.from(locs.ids.buffer, locs.ids.byteOffset + j * 32, 32).toString("hex"), j);
+
+const fds = new Map<number, number>();
+function packFd(pack: number): number {
+  let fd = fds.get(pack);
+  if (fd === undefined) {
+    if (fds.size >= 32) {
+      const [oldest, ofd] = fds.entries().next().value as [number, number];
+      fds.delete(oldest);
+      closeSync(ofd);
+    }
+    fd = openSync(join(init.localRoot, handlePath({ type: "data", name: locs.packs[pack] ?? "" })), "r");
+  } else {
+    fds.delete(pack);
+  }
+  fds.set(pack, fd);
+  return fd;
+}
+
+/** A tree's plain bytes, or undefined when it cannot be read or does not verify. */
+function load(id: string): Buffer | undefined {
+  const j = byId.get(id);
+  if (j === undefined) return undefined;
+  try {
+    const length = locs.length[j] ?? 0;
+    const stored = Buffer.allocUnsafe(length);
+    if (readSync(packFd(locs.pack[j] ?? 0), stored, 0, length, locs.offset[j] ?? 0) !== length) return undefined;
+    const entry = { id: Buffer.from(id, "hex"), type: "tree" as const, compressed: locs.compressed[j] === 1, rawLength: locs.rawLength[j] ?? 0 };
+    return decodeBlob(stored, entry, crypter, idKey, "a tree pack");
+  } catch {
+    return undefined;
+  }
+}
+
+let sent = 0;
+let ids: Buffer[] = [];
+let lengths: number[] = [];
+let parts: Buffer[] = [];
+let size = 0;
+
+function post(): void {
+  if (ids.length === 0) return;
+  // Stay within MAX_AHEAD batches of what the main thread has used.
+  while (sent - Atomics.load(control, CONSUMED) >= MAX_AHEAD && Atomics.load(control, STOP) === 0) {
+    Atomics.wait(control, CONSUMED, Atomics.load(control, CONSUMED), 100);
+  }
+  const bytes = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    bytes.set(p, o);
+    o += p.length;
+  }
+  const idBytes = new Uint8Array(ids.length * 32);
+  ids.forEach((b, i) => idBytes.set(b, i * 32));
+  const msg: FromPrefetch = { t: "trees", ids: idBytes, lengths: Uint32Array.from(lengths), bytes };
+  port.postMessage(msg, [bytes.buffer as ArrayBuffer, idBytes.buffer as ArrayBuffer, msg.lengths.buffer as ArrayBuffer]);
+  sent++;
+  ids = [];
+  lengths = [];
+  parts = [];
+  size = 0;
+}
+
+function walk(): void {
+  const stack = [init.root];
+  while (stack.length > 0 && Atomics.load(control, STOP) === 0) {
+    const id = stack.pop() as string;
+    const plain = load(id);
+    ids.push(Buffer.from(id, "hex"));
+    if (plain === undefined) {
+      lengths.push(FAILED);
+    } else {
+      lengths.push(plain.length);
+      parts.push(plain);
+      size += plain.length;
+      let nodes: { subtree?: unknown }[] = [];
+      try {
+        const t = JSON.parse(plain.toString("utf8")) as { nodes?: unknown };
+        if (Array.isArray(t.nodes)) nodes = t.nodes as { subtree?: unknown }[];
+      } catch {
+        // The main thread finds out when it parses the tree; nothing below it is prefetched.
+      }
+      for (let i = nodes.length - 1; i >= 0; i--) {
+        const sub = nodes[i]?.subtree;
+        if (typeof sub === "string" && /^[0-9a-f]{64}$/.test(sub)) stack.push(sub);
+      }
+    }
+    if (size >= BATCH_BYTES || ids.length >= 4096) post();
+  }
+  post();
+}
+
+try {
+  walk();
+} finally {
+  for (const fd of fds.values()) closeSync(fd);
+  port.postMessage({ t: "end" } satisfies FromPrefetch);
+}
