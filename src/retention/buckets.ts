@@ -19,7 +19,40 @@ const DAY_MS = 86_400_000;
 
 /** The time zone the machine is set to, as Intl reports it. */
 export function machineTimeZone(): string {
-  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return wallClock(undefined).timeZone;
+}
+
+/** Formatters by zone ("" for the machine's): making one costs far more than using it. */
+const clocks = new Map<string, { format: Intl.DateTimeFormat; timeZone: string }>();
+
+/**
+ * A formatter of wall-clock fields (year to second, 24-hour) in `timeZone` (an IANA name;
+ * undefined: the machine's) and the zone's canonical name, made once per zone for the life of
+ * the process. Throws INVALID for a zone Intl does not know.
+ */
+export function wallClock(timeZone: string | undefined): { format: Intl.DateTimeFormat; timeZone: string } {
+  const key = timeZone ?? "";
+  let c = clocks.get(key);
+  if (c === undefined) {
+    let format: Intl.DateTimeFormat;
+    try {
+      format = new Intl.DateTimeFormat("en-US", {
+        ...(timeZone !== undefined ? { timeZone } : {}),
+        hourCycle: "h23",
+        year: "numeric",
+        month: "numeric",
+        day: "numeric",
+        hour: "numeric",
+        minute: "numeric",
+        second: "numeric",
+      });
+    } catch {
+      throw new CofferError("INVALID", `"${timeZone}" is not a time zone; use an IANA name such as Europe/Paris, America/Denver or UTC.`, { timeZone });
+    }
+    c = { format, timeZone: format.resolvedOptions().timeZone };
+    clocks.set(key, c);
+  }
+  return c;
 }
 
 /**
@@ -35,21 +68,9 @@ export class CalendarBuckets {
   readonly #format: Intl.DateTimeFormat;
 
   constructor(timeZone: string = machineTimeZone()) {
-    try {
-      this.#format = new Intl.DateTimeFormat("en-US", {
-        timeZone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "numeric",
-        day: "numeric",
-        hour: "numeric",
-        minute: "numeric",
-        second: "numeric",
-      });
-    } catch {
-      throw new CofferError("INVALID", `"${timeZone}" is not a time zone; use an IANA name such as Europe/Paris, America/Denver or UTC.`, { timeZone });
-    }
-    this.timeZone = this.#format.resolvedOptions().timeZone;
+    const c = wallClock(timeZone);
+    this.#format = c.format;
+    this.timeZone = c.timeZone;
   }
 
   /** The label of the bucket `t` falls in: `2026-11-20T14`, `2026-11-20`, `2026-W47`, `2026-11`, `2026`. */

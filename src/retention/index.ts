@@ -6,6 +6,6 @@
  * copies all go through it. No I/O; the clock is a parameter.
  */
 export * from "./apply-policy.js";
-export { CalendarBuckets, type BucketKind } from "./buckets.js";
+export { CalendarBuckets, type BucketKind, wallClock } from "./buckets.js";
 export * from "./duration.js";
 export { checkPolicy, type Decision, isEmptyPolicy, type Policy, type PolicyResult, type RetentionItem } from "./policy.js";

@@ -1,4 +1,5 @@
 import { CofferError } from "../core/errors.js";
+import { wallClock } from "../retention/buckets.js";
 
 /**
  * The date part of rotated names, written with strftime directives as logrotate's `dateformat`:
@@ -43,7 +44,7 @@ export function dateFormat(text: string, timeZone?: string): DateFormat {
   }
   if (text.includes("/")) throw new CofferError("INVALID", `date format "${text}" contains "/"; a rotated name cannot hold a directory.`, { dateFormat: text });
   const fields = parts.flatMap((p) => ("field" in p ? [p.field] : []));
-  const fmt = wallFormatter(timeZone);
+  const fmt = wallClock(timeZone).format;
   return {
     text,
     pattern: parts.map((p) => ("field" in p ? (FIELDS[p.field] as { re: string }).re : escape(p.lit))).join(""),
@@ -68,23 +69,6 @@ interface Wall {
   hour: number;
   minute: number;
   second: number;
-}
-
-function wallFormatter(timeZone: string | undefined): Intl.DateTimeFormat {
-  try {
-    return new Intl.DateTimeFormat("en-US", {
-      ...(timeZone !== undefined ? { timeZone } : {}),
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-  } catch {
-    throw new CofferError("INVALID", `"${timeZone}" is not a time zone; use an IANA name such as Europe/Paris or UTC.`, { timeZone });
-  }
 }
 
 function wall(fmt: Intl.DateTimeFormat, t: Date): Wall {
