@@ -10,7 +10,15 @@ export type WarningCode =
   | "STALE_LOCK" // a stale lock was removed
   | "LOCK_LOST" // this process's lock was removed by someone else; the operation will stop
   | "DAMAGED" // a damaged object was found (check)
-  | "UNSAFE_PATH"; // a path that would escape a target was refused
+  | "UNSAFE_PATH" // a path that would escape a target was refused
+  // Rotation (src/rotate), which never stops for one file's trouble:
+  | "STATE_CORRUPT" // the state file could not be read; rebuilt from the files on disk
+  | "CLOCK_BACKWARDS" // a recorded rotation lies in the future
+  | "UNSUPPORTED_DIRECTIVE" // a logrotate directive coffer does not apply
+  | "NO_SPACE" // the disk filled up; the uncompressed or live file was left as it was
+  | "MISSING" // a log file named by a rule does not exist (and missing-ok is off)
+  | "COLLISION" // a target name existed; nothing was overwritten
+  | "FAILED"; // an action failed (read-only directory, permission, script exit status)
 
 export interface Warning {
   code: WarningCode;

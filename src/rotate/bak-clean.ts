@@ -3,7 +3,7 @@ import { CofferError, ioError, sysCode } from "../core/errors.js";
 import type { Decision } from "../retention/index.js";
 import { BAK_KEEP, decideBaks, findBaks, removeBaks, type BakFile } from "./bak.js";
 import { commitStates } from "./git-status.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
 
 /** Folders never searched for copies: git's own and installed packages. */
@@ -59,7 +59,7 @@ export interface CleanBaksOptions {
   dryRun?: boolean;
   now?: Date;
   recursive?: boolean;
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   fs?: RotateFs;
 }
 

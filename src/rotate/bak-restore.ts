@@ -1,7 +1,7 @@
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { CofferError, ioError, sysCode } from "../core/errors.js";
 import { copyToBak, findBaks } from "./bak.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import { fsyncDir, nodeRotateFs, type RotateFs } from "./rotate-fs.js";
 import { stageFile } from "./stage-file.js";
 
@@ -11,7 +11,7 @@ export interface RestoreBakOptions {
   now?: Date;
   /** Tag of the copy made of the current content first; default `pre-restore`. */
   tag?: string;
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   fs?: RotateFs;
 }
 

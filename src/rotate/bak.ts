@@ -3,7 +3,7 @@ import { CofferError, ioError, sysCode } from "../core/errors.js";
 import { applyPolicy, type Decision, type RetentionItem } from "../retention/index.js";
 import { escape } from "./date-format.js";
 import { formatStamp, parseStamp, STAMP_PATTERN } from "./name-stamp.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
 import { stageFile, sweepTemps } from "./stage-file.js";
 
@@ -108,7 +108,7 @@ export interface MakeBakOptions {
   /** Copies kept per file, the new one included; default 3. */
   keep?: number;
   now?: Date;
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   fs?: RotateFs;
 }
 
@@ -153,7 +153,7 @@ export async function makeBak(files: readonly string[], opts: MakeBakOptions = {
 }
 
 /** Makes one `.bak` copy of `file` under the first free name; returns its path. */
-export async function copyToBak(fs: RotateFs, file: string, now: Date, tag: string | undefined, warn: RotateWarningSink): Promise<string> {
+export async function copyToBak(fs: RotateFs, file: string, now: Date, tag: string | undefined, warn: WarningSink): Promise<string> {
   const dir = dirname(file);
   const name = basename(file);
   const stamp = formatStamp(now, "compact");
@@ -190,7 +190,7 @@ export async function copyToBak(fs: RotateFs, file: string, now: Date, tag: stri
 }
 
 /** Deletes the copies the decisions remove; a failure is a warning. Returns the deleted paths. */
-export async function removeBaks(fs: RotateFs, decisions: readonly Decision<BakFile>[], warn: RotateWarningSink): Promise<string[]> {
+export async function removeBaks(fs: RotateFs, decisions: readonly Decision<BakFile>[], warn: WarningSink): Promise<string[]> {
   const removed: string[] = [];
   for (const d of decisions) {
     if (d.keep) continue;

@@ -1,4 +1,4 @@
-import type { RotateWarning } from "./rotate-warning.js";
+import type { Warning } from "../core/warning.js";
 import { formatBytes } from "./parse-byte-size.js";
 import type { ResolvedRule } from "./rule.js";
 
@@ -17,7 +17,7 @@ export interface DueDecision {
   due: boolean;
   /** Why, both ways: ["size 6.1 MiB ≥ 5.0 MiB"], ["not due: daily, last rotated 2026-11-20"]. */
   reasons: string[];
-  warnings: RotateWarning[];
+  warnings: Warning[];
 }
 
 /** A recorded rotation up to this far in the future is clock skew (DST, a moved machine), as logrotate allows. */
@@ -31,7 +31,7 @@ const FUTURE_SKEW_MS = 25 * 3_600_000;
  * a warning, and the interval counts as due (the file cannot wait for the clock to catch up).
  */
 export function checkDue(rule: ResolvedRule, f: DueInput): DueDecision {
-  const warnings: RotateWarning[] = [];
+  const warnings: Warning[] = [];
   if (f.size === 0 && !rule.ifEmpty) return { due: false, reasons: ["empty (not-if-empty)"], warnings };
   if (f.force) return { due: true, reasons: ["forced"], warnings };
   if (rule.maxSize !== undefined && f.size > rule.maxSize) {

@@ -14,7 +14,7 @@ export { planCopies, type CopyStep } from "./plan-copies.js";
 export type { RotateAction, RotateResult } from "./rotate-action.js";
 export { rotate, type RotateOptions } from "./rotate-files.js";
 export { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
-export type { RotateWarning, RotateWarningCode, RotateWarningSink } from "./rotate-warning.js";
+export type { Warning as RotateWarning, WarningCode as RotateWarningCode, WarningSink as RotateWarningSink } from "../core/warning.js";
 export { createRotatingStream, RotatingStream, type RotatingStreamOptions, type StreamRule } from "./rotating-stream.js";
 export { resolveRule, ROTATE_DEFAULTS, type Compression, type Interval, type ResolvedRule, type RotateDefaults, type RotateMode, type RotateRule } from "./rule.js";
 export { RotatingFileTransport, type RotatingFileTransportOptions } from "./winston-transport.js";

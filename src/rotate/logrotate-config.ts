@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { CofferError, ioError } from "../core/errors.js";
 import { parseByteSize } from "./parse-byte-size.js";
-import type { RotateWarning } from "./rotate-warning.js";
+import type { Warning } from "../core/warning.js";
 import type { Interval, RotateRule } from "./rule.js";
 
 /**
@@ -19,7 +19,7 @@ import type { Interval, RotateRule } from "./rule.js";
  */
 export interface LogrotateConversion {
   rules: RotateRule[];
-  warnings: RotateWarning[];
+  warnings: Warning[];
 }
 
 export async function readLogrotateConfig(file: string): Promise<LogrotateConversion> {
@@ -110,7 +110,7 @@ const UNSUPPORTED: Record<string, string> = {
 };
 
 export function parseLogrotateConfig(text: string, file = "logrotate.conf"): LogrotateConversion {
-  const warnings: RotateWarning[] = [];
+  const warnings: Warning[] = [];
   const rules: RotateRule[] = [];
   const name = basename(file);
   const lines = text.split(/\r?\n/);

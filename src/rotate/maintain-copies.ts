@@ -3,7 +3,7 @@ import { isCofferError, sysCode } from "../core/errors.js";
 import { compressFile } from "./compress-file.js";
 import { moveFile } from "./move-file.js";
 import type { CopyStep } from "./plan-copies.js";
-import type { RotateWarning } from "./rotate-warning.js";
+import type { Warning } from "../core/warning.js";
 import type { RotateFs } from "./rotate-fs.js";
 import type { ResolvedRule } from "./rule.js";
 
@@ -13,7 +13,7 @@ export interface StepOutcome {
   /** What happened, when it is not simply the step ("left uncompressed: written to meanwhile"). */
   note?: string;
   error?: string;
-  warning?: RotateWarning;
+  warning?: Warning;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { RotateWarning } from "./rotate-warning.js";
+import type { Warning } from "../core/warning.js";
 
 /**
  * One line of a rotation's plan and result: what was (or, in a dry run, would be) done to which
@@ -23,7 +23,7 @@ export interface RotateResult {
   /** Logs rotated (or that would be, in a dry run). */
   rotated: string[];
   actions: RotateAction[];
-  warnings: RotateWarning[];
+  warnings: Warning[];
   /** Actions that failed; each also produced a warning. */
   failed: number;
 }

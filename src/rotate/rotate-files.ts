@@ -12,7 +12,7 @@ import { planCopies } from "./plan-copies.js";
 import type { RotateAction, RotateResult } from "./rotate-action.js";
 import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
 import { rotateLog } from "./rotate-log.js";
-import type { RotateWarning, RotateWarningCode, RotateWarningSink } from "./rotate-warning.js";
+import type { Warning, WarningCode, WarningSink } from "../core/warning.js";
 import { parseCopyName } from "./rotated-name.js";
 import { resolveRule, type ResolvedRule, type RotateDefaults, type RotateRule } from "./rule.js";
 import { runScript, signalPidFile } from "./run-hooks.js";
@@ -31,7 +31,7 @@ export interface RotateOptions {
   stateFile?: string;
   /** How long to wait for another rotator before CofferError LOCKED (default 10 s). */
   lockTimeoutMs?: number;
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   progress?: Progress;
   signal?: AbortSignal;
   fs?: RotateFs;
@@ -62,7 +62,7 @@ export async function rotate(rules: readonly RotateRule[], opts: RotateOptions =
   const now = opts.now ?? (opts.clock ?? systemClock)();
   const dryRun = opts.dryRun === true;
   const result: RotateResult = { dryRun, now: now.toISOString(), files: 0, rotated: [], actions: [], warnings: [], failed: 0 };
-  const warn = (w: RotateWarning): void => {
+  const warn = (w: Warning): void => {
     result.warnings.push(w);
     opts.onWarning?.(w);
   };
@@ -103,7 +103,7 @@ class Run {
     private readonly force: boolean,
     private readonly state: RotateState,
     private readonly result: RotateResult,
-    private readonly warn: RotateWarningSink,
+    private readonly warn: WarningSink,
     private readonly signal: AbortSignal | undefined,
   ) {}
 
@@ -197,7 +197,7 @@ class Run {
       task.copies = done.copies;
       if (!this.dryRun) this.state.set(path, this.now);
     } catch (err) {
-      const code = isCofferError(err) && typeof err.data.warning === "string" ? (err.data.warning as RotateWarningCode) : sysCode(err) === "ENOSPC" ? "NO_SPACE" : "FAILED";
+      const code = isCofferError(err) && typeof err.data.warning === "string" ? (err.data.warning as WarningCode) : sysCode(err) === "ENOSPC" ? "NO_SPACE" : "FAILED";
       this.fail(rule, "rotate", path, err, code, decision.reasons, out);
       return task;
     }
@@ -261,7 +261,7 @@ class Run {
     this.warn({ code: "MISSING", path: pathOrPattern, message });
   }
 
-  private fail(rule: ResolvedRule, kind: RotateAction["kind"], path: string, err: unknown, code: RotateWarningCode, reasons: string[], out: RotateAction[]): void {
+  private fail(rule: ResolvedRule, kind: RotateAction["kind"], path: string, err: unknown, code: WarningCode, reasons: string[], out: RotateAction[]): void {
     const message = describe(err, path);
     out.push({ kind, rule: rule.name, path, reasons, status: "failed", error: message });
     this.result.failed++;

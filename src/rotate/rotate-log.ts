@@ -6,7 +6,7 @@ import { copyDirs, findCopies, type CopyDirs, type CopyFile } from "./find-copie
 import { copyRange, moveFile } from "./move-file.js";
 import { COMPRESSED_EXT, datedName, numberedName, parseCopyName } from "./rotated-name.js";
 import { fsyncDir, tempPath, type RotateFs } from "./rotate-fs.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import type { ResolvedRule } from "./rule.js";
 
 export interface RotateLogInput {
@@ -20,7 +20,7 @@ export interface RotateLogInput {
   started: Date | undefined;
   now: Date;
   dryRun: boolean;
-  onWarning: RotateWarningSink;
+  onWarning: WarningSink;
 }
 
 /** One thing done (or, in a dry run, to be done) to rotate a log. */

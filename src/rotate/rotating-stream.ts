@@ -1,5 +1,4 @@
 import * as fsSync from "node:fs";
-import { basename, join } from "node:path";
 import { Writable } from "node:stream";
 import { systemClock, type Clock } from "../core/clock.js";
 import { CofferError, sysCode } from "../core/errors.js";
@@ -7,10 +6,10 @@ import { copyDirs, findCopies } from "./find-copies.js";
 import { maintainCopies } from "./maintain-copies.js";
 import { nextBoundary } from "./next-boundary.js";
 import { planCopies } from "./plan-copies.js";
-import { COMPRESSED_EXT, datedName } from "./rotated-name.js";
 import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
-import type { RotateWarning, RotateWarningSink } from "./rotate-warning.js";
+import type { Warning, WarningSink } from "../core/warning.js";
 import { resolveRule, type ResolvedRule, type RotateDefaults, type RotateRule } from "./rule.js";
+import { swapLiveFile } from "./swap-live-file.js";
 
 export type StreamRule = Omit<RotateRule, "files">;
 
@@ -21,7 +20,7 @@ export interface RotatingStreamOptions {
   /** Gathered bytes that are written at once; default 64 KiB. */
   flushBytes?: number;
   /** Default: `process.emitWarning`. */
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   /** For compressing, archiving and deleting old copies in the background. */
   fs?: RotateFs;
   /** Flush on `beforeExit` and `exit` (default true); the handlers go when the stream closes. */
@@ -67,7 +66,7 @@ export class RotatingStream extends Writable {
   readonly #clock: Clock;
   readonly #sync: boolean;
   readonly #flushBytes: number;
-  readonly #warn: RotateWarningSink;
+  readonly #warn: WarningSink;
   readonly #fs: RotateFs;
   readonly #onExit = (): void => this.#exit();
   readonly #onBeforeExit = (): void => this.#flushQuietly();
@@ -84,7 +83,7 @@ export class RotatingStream extends Writable {
     this.#clock = opts.clock ?? systemClock;
     this.#sync = opts.sync === true;
     this.#flushBytes = opts.flushBytes ?? 64 * 1024;
-    this.#warn = opts.onWarning ?? ((w: RotateWarning) => process.emitWarning(w.message, { code: `COFFER_${w.code}` }));
+    this.#warn = opts.onWarning ?? ((w: Warning) => process.emitWarning(w.message, { code: `COFFER_${w.code}` }));
     this.#fs = opts.fs ?? nodeRotateFs;
     this.#fd = fsSync.openSync(path, "a", opts.mode ?? 0o644);
     const st = fsSync.fstatSync(this.#fd);
@@ -253,31 +252,9 @@ export class RotatingStream extends Writable {
   #rotate(now: number): void {
     this.flushSync();
     const r = this.rule;
-    const dirs = copyDirs(this.path, r);
-    const dir = r.keep > 0 ? dirs.backups : (dirs.archive ?? dirs.backups);
-    const live = basename(this.path);
     let target: string;
     try {
-      fsSync.mkdirSync(dir, { recursive: true });
-      const taken = new Set<string>();
-      for (const d of new Set([dirs.backups, dirs.archive ?? dirs.backups])) for (const n of readdirOrEmpty(d)) taken.add(n);
-      let counter = 0;
-      const when = { now: new Date(now), started: new Date(this.#started) };
-      let name = datedName(live, r, when, 0);
-      while ([name, ...Object.values(COMPRESSED_EXT).map((e) => name + e)].some((n) => taken.has(n))) name = datedName(live, r, when, ++counter);
-      target = join(dir, name);
-      try {
-        fsSync.renameSync(this.path, target);
-        const fd = fsSync.openSync(this.path, "a", this.#fileMode);
-        fsSync.closeSync(this.#fd);
-        this.#fd = fd;
-        fsSync.fchmodSync(fd, this.#fileMode);
-      } catch (err) {
-        if (sysCode(err) !== "EXDEV") throw err;
-        // Another file system: copy, then empty our own file (every byte of it is ours and written).
-        fsSync.copyFileSync(this.path, target, fsSync.constants.COPYFILE_EXCL);
-        fsSync.ftruncateSync(this.#fd, 0);
-      }
+      ({ target, fd: this.#fd } = swapLiveFile(this.path, this.#fd, this.#fileMode, r, { now: new Date(now), started: new Date(this.#started) }));
     } catch (err) {
       this.#retryAt = now + RETRY_MS;
       this.#warn({ code: sysCode(err) === "ENOSPC" ? "NO_SPACE" : "FAILED", path: this.path, message: `Cannot rotate ${this.path} (${sysCode(err) ?? String(err)}); writing on to it and trying again in a minute.` });
@@ -403,12 +380,4 @@ function lastByte(path: string, size: number): number {
     fsSync.closeSync(fd);
   }
   return b[0] as number;
-}
-
-function readdirOrEmpty(dir: string): string[] {
-  try {
-    return fsSync.readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

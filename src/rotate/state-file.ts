@@ -1,6 +1,6 @@
 import { basename, dirname } from "node:path";
 import { ioError, sysCode } from "../core/errors.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import { fsyncDir, tempPath, type RotateFs } from "./rotate-fs.js";
 
 /**
@@ -12,7 +12,7 @@ import { fsyncDir, tempPath, type RotateFs } from "./rotate-fs.js";
  */
 export type RotateState = Map<string, Date>;
 
-export async function loadState(fs: RotateFs, file: string, onWarning: RotateWarningSink, opts: { keepAside?: boolean } = {}): Promise<RotateState> {
+export async function loadState(fs: RotateFs, file: string, onWarning: WarningSink, opts: { keepAside?: boolean } = {}): Promise<RotateState> {
   let text: string;
   try {
     text = await fs.readFile(file, "utf8");

@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { CofferError, ioError, sysCode } from "../core/errors.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import type { RotateFs } from "./rotate-fs.js";
 
 export interface TakeLockOptions {
   /** How long to wait for the holder; then CofferError LOCKED. Default 10 s. */
   timeoutMs?: number;
   pollMs?: number;
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   signal?: AbortSignal;
 }
 

@@ -3,7 +3,7 @@ import { CofferError, ioError, isCofferError, sysCode } from "../core/errors.js"
 import { applyPolicy, type Decision, type RetentionItem } from "../retention/index.js";
 import { escape } from "./date-format.js";
 import { formatStamp, parseStamp, STAMP_PATTERN } from "./name-stamp.js";
-import type { RotateWarningSink } from "./rotate-warning.js";
+import type { WarningSink } from "../core/warning.js";
 import { nodeRotateFs, type RotateFs } from "./rotate-fs.js";
 import { stageFile, sweepTemps, writeFileAtomic } from "./stage-file.js";
 import { takeLock } from "./take-lock.js";
@@ -18,7 +18,7 @@ export interface WriteVersionedOptions {
   lockTimeoutMs?: number;
   /** Permission bits of a file that does not exist yet; an existing file keeps its own. */
   mode?: number;
-  onWarning?: RotateWarningSink;
+  onWarning?: WarningSink;
   fs?: RotateFs;
 }
 
@@ -73,7 +73,7 @@ async function versioned(path: string, data: string | Uint8Array | undefined, op
   const name = basename(file);
   const ext = extname(name);
   const stem = ext === "" ? name : name.slice(0, -ext.length);
-  const warn: RotateWarningSink = opts.onWarning ?? (() => {});
+  const warn: WarningSink = opts.onWarning ?? (() => {});
 
   const release = await takeLock(fs, `${file}.lock`, { timeoutMs: opts.lockTimeoutMs ?? 10_000, onWarning: warn }).catch((err: unknown) => {
     if (isCofferError(err, "LOCKED")) throw new CofferError("LOCKED", `Another writer holds ${file}.lock; wait for it, or remove the file if that process is gone.`, err.data);
@@ -143,7 +143,7 @@ interface KeepInput {
   counter: number;
   mode: number;
   mtime: Date;
-  warn: RotateWarningSink;
+  warn: WarningSink;
 }
 
 /** Copies the file's current content to the next free version name; returns its path. */

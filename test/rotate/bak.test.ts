@@ -9,7 +9,7 @@ import { makeBak, parseBakName } from "../../src/rotate/bak.js";
 import { cleanBaks, listBaks } from "../../src/rotate/bak-clean.js";
 import { installBakHook } from "../../src/rotate/bak-hook.js";
 import { restoreBak } from "../../src/rotate/bak-restore.js";
-import type { RotateWarning } from "../../src/rotate/rotate-warning.js";
+import type { Warning } from "../../src/core/warning.js";
 import { fillDisk, mountTmpfs, needsRoot, remountReadOnly, umount } from "../records/mount-helpers.js";
 import { faultyFs } from "./fault-fs.js";
 import { tempDir } from "./tree-helpers.js";
@@ -64,7 +64,7 @@ test("name collision: two copies in the same second get a counter; nothing is ov
   try {
     const f = join(dir, "a.txt");
     await writeFile(f, "1");
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     await makeBak([f], { now: at("2026-11-20T12:00:00"), keep: 10 });
     await writeFile(f, "2");
     await makeBak([f], { now: at("2026-11-20T12:00:00"), keep: 10, onWarning: (w) => warnings.push(w) });
@@ -103,7 +103,7 @@ test("a clock that goes backwards: warned, and the new copy is kept as the newes
     await writeFile(f, "x");
     await makeBak([f], { now: at("2026-11-20T12:00:00"), keep: 2 });
     await makeBak([f], { now: at("2026-11-20T13:00:00"), keep: 2 });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const [r] = await makeBak([f], { now: at("2026-01-01T00:00:00"), keep: 2, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["CLOCK_BACKWARDS"]);
     assert.deepEqual(await baks(dir), ["a.txt.bak.20260101_000000", "a.txt.bak.20261120_130000"]);

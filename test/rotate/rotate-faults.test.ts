@@ -10,7 +10,7 @@ import { appendFileSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { rotate } from "../../src/rotate/rotate-files.js";
-import type { RotateWarning } from "../../src/rotate/rotate-warning.js";
+import type { Warning } from "../../src/core/warning.js";
 import type { RotateRule } from "../../src/rotate/rule.js";
 import { faultyFs, sysError } from "./fault-fs.js";
 import { tempDir, writeFileAt } from "./tree-helpers.js";
@@ -43,7 +43,7 @@ test("full disk (a 1 MiB tmpfs) while compressing: the copy stays uncompressed, 
   try {
     const content = noise(600 * 1024);
     await writeFileAt(join(mnt, "app.log"), content);
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [join(mnt, "app.log")], compressAfter: "0h", keep: 1 }], { force: true, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["NO_SPACE"]);
     assert.match(warnings[0]?.message ?? "", /No space left while compressing .*it stays uncompressed, nothing was lost/);
@@ -66,7 +66,7 @@ test("full disk (a 1 MiB tmpfs) during copytruncate: the log is not truncated an
   try {
     const content = noise(700 * 1024);
     await writeFileAt(join(mnt, "app.log"), content);
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [join(mnt, "app.log")], mode: "copytruncate", compress: "none" }], { force: true, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["NO_SPACE"]);
     assert.equal(res.rotated.length, 0);
@@ -87,7 +87,7 @@ test("a read-only file system (tmpfs remounted ro): EROFS is reported per log, a
     await writeFileAt(join(mnt, "app.log"), "line\n");
     await mkdir(join(mnt, "backups"));
     assert.equal(spawnSync("mount", ["-o", "remount,ro", mnt]).status, 0);
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [join(mnt, "app.log")] }], { force: true, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["FAILED"]);
     assert.match(warnings[0]?.message ?? "", /read-only file system; the log was left as it was/);
@@ -112,7 +112,7 @@ test("injected ENOSPC in the middle of writing the .gz: the copy is kept whole a
         if (written > 1024 * 1024) throw sysError("ENOSPC");
       },
     });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [join(dir, "app.log")], compressAfter: "0h", keep: 0 }], { force: true, fs, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["NO_SPACE"]);
     assert.equal(res.failed, 1);
@@ -130,7 +130,7 @@ test("injected EROFS/EACCES on the rename: a warning naming the cause, the log u
     await writeFileAt(join(dir, "a.log"), "a\n");
     await writeFileAt(join(dir, "b.log"), "b\n");
     const fs = faultyFs({ before: { rename: (args) => { if (String(args[0]).endsWith("a.log")) throw sysError("EACCES", "rename"); } } });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [join(dir, "*.log")], compress: "none" }], { force: true, fs, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => `${w.code}: ${w.message.replace(dir, "")}`), ["FAILED: Cannot rotate /a.log: permission denied; the log was left as it was."]);
     assert.deepEqual(res.rotated, [join(dir, "b.log")]);
@@ -156,7 +156,7 @@ test("a log replaced between its examination and its rotation is left alone, and
         },
       },
     });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [log], compress: "none" }], { force: true, fs, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["CHANGED"]);
     assert.match(warnings[0]?.message ?? "", /was replaced after it was examined; it is left alone this run/);
@@ -183,7 +183,7 @@ test("a copy still written to while it is compressed stays uncompressed, whole, 
         }
       },
     });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const rules: RotateRule[] = [{ files: [log], compressAfter: "0h" }];
     await rotate(rules, { force: true, fs, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["CHANGED"]);

@@ -5,7 +5,7 @@ import { readdir, readFile, stat, symlink, utimes, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { isCofferError } from "../../src/core/errors.js";
 import { rotate } from "../../src/rotate/rotate-files.js";
-import type { RotateWarning } from "../../src/rotate/rotate-warning.js";
+import type { Warning } from "../../src/core/warning.js";
 import type { RotateRule } from "../../src/rotate/rule.js";
 import { append, linesUnder, readText, tempDir, writeFileAt } from "./tree-helpers.js";
 
@@ -121,7 +121,7 @@ test("a corrupt state file is reported, kept aside and rebuilt from the copies o
     await writeFileAt(join(dir, "other.log"), kb("y", 8), new Date("2026-05-04T10:00:00Z"));
     await writeFileAt(join(dir, "backups", "other.log.2026-05-04"), "yesterday\n", new Date("2026-05-04T00:05:00Z"));
     await writeFile(state, '{"version":1,"files":{"broken');
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [join(dir, "*.log")], timeZone: "UTC", minAge: null }], { now, stateFile: state, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["STATE_CORRUPT"]);
     assert.match(warnings[0]?.message ?? "", /rebuilt from the rotated files on disk/);
@@ -147,7 +147,7 @@ test("the lock: a live holder makes a second rotator wait, then LOCKED; a dead o
     assert.ok(Date.now() - t >= 300);
     const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
     await writeFile(`${state}.lock`, `${dead} ${(await import("node:os")).hostname()} 2026-01-01T00:00:00Z\n`);
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate(rules, { force: true, stateFile: state, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["STALE_LOCK"]);
     assert.equal(res.rotated.length, 1);
@@ -184,7 +184,7 @@ test("a clock gone backwards (last rotation days ahead): a warning, a rotation, 
     // Copies written while the clock was three days ahead.
     await writeFileAt(join(dir, "backups", "app.log.2026-05-08"), "from the future\n", new Date("2026-05-08T00:05:00Z"));
     await writeFile(state, JSON.stringify({ version: 1, files: { [log]: { lastRotation: "2026-05-08T00:05:00Z" } } }));
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate([{ files: [log], timeZone: "UTC", minAge: null, keep: 1, archiveDir: "archive", compress: "none" }], { now, stateFile: state, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["CLOCK_BACKWARDS"]);
     assert.deepEqual(res.rotated, [log]);
@@ -201,7 +201,7 @@ test("missing logs fail unless missing-ok; symbolic links are left alone; a log 
   try {
     await writeFileAt(join(dir, "real.log"), "x\n");
     await symlink(join(dir, "real.log"), join(dir, "link.log"));
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const res = await rotate(
       [
         { name: "a", files: [join(dir, "gone.log"), join(dir, "link.log")] },

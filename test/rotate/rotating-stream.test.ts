@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { isCofferError } from "../../src/core/errors.js";
 import { createRotatingStream, type RotatingStream } from "../../src/rotate/rotating-stream.js";
-import type { RotateWarning } from "../../src/rotate/rotate-warning.js";
+import type { Warning } from "../../src/core/warning.js";
 import { linesUnder, tempDir, writeFileAt } from "./tree-helpers.js";
 
 const STREAM_JS = fileURLToPath(new URL("../../src/rotate/rotating-stream.js", import.meta.url));
@@ -38,7 +38,7 @@ test("stress: 4 async writers and a worker thread, thousands of lines, many rota
   const { dir, cleanup } = await tempDir();
   try {
     const path = join(dir, "app.log");
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const s = createRotatingStream(path, { size: "16k", keep: 4, archiveDir: "archive", compress: "gzip", compressAfter: "0h", archiveKeep: null, archiveMaxAge: null }, { onWarning: (w) => warnings.push(w) });
     const expected = new Set<string>();
     const writer = async (id: number, n: number): Promise<void> => {

@@ -8,7 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { isCofferError } from "../../src/core/errors.js";
-import type { RotateWarning } from "../../src/rotate/rotate-warning.js";
+import type { Warning } from "../../src/core/warning.js";
 import { nodeRotateFs, type RotateFs } from "../../src/rotate/rotate-fs.js";
 import { takeLock } from "../../src/rotate/take-lock.js";
 import { tempDir } from "./tree-helpers.js";
@@ -23,7 +23,7 @@ test("a held lock is waited for, then LOCKED; released, it is free; a stale one 
     await release();
     (await takeLock(nodeRotateFs, lock))();
     await writeFile(lock, `999999999 ${hostname()} then\n`);
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const again = await takeLock(nodeRotateFs, lock, { onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["STALE_LOCK"]);
     await again();

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isCofferError } from "../../src/core/errors.js";
-import type { RotateWarning } from "../../src/rotate/rotate-warning.js";
+import type { Warning } from "../../src/core/warning.js";
 import { saveVersion, writeVersioned } from "../../src/rotate/write-versioned.js";
 import { fillDisk, mountTmpfs, needsRoot, remountReadOnly, umount } from "../records/mount-helpers.js";
 import { faultyFs, sysError } from "./fault-fs.js";
@@ -71,7 +71,7 @@ test("name collision: a file that appears under the version's name just before i
         },
       },
     });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const r = await writeVersioned(f, "new", { fs, keep: 10, now: at("2026-11-20T12:00:00"), onWarning: (w) => warnings.push(w) });
     assert.equal(r.archived, join(dir, "archive", "r_2026-11-20_120000_0002.txt"));
     assert.equal(await readFile(join(dir, "archive", "r_2026-11-20_120000_0001.txt"), "utf8"), "foreign");
@@ -90,7 +90,7 @@ test("a clock that goes backwards: warned, and the newest version is still the o
     await writeFile(f, "a");
     await writeVersioned(f, "b", { keep: 2, now: at("2026-11-20T12:00:00") });
     await writeVersioned(f, "c", { keep: 2, now: at("2026-11-20T12:00:05") });
-    const warnings: RotateWarning[] = [];
+    const warnings: Warning[] = [];
     const r = await writeVersioned(f, "d", { keep: 2, now: at("2025-01-01T00:00:00"), onWarning: (w) => warnings.push(w) });
     assert.deepEqual(warnings.map((w) => w.code), ["CLOCK_BACKWARDS"]);
     assert.match(warnings[0]?.message ?? "", /clock went back.*nothing is lost/);

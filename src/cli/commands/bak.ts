@@ -4,7 +4,7 @@ import { cleanBaks, listBaks } from "../../rotate/bak-clean.js";
 import { installBakHook } from "../../rotate/bak-hook.js";
 import { restoreBak } from "../../rotate/bak-restore.js";
 import { formatBytes } from "../../rotate/parse-byte-size.js";
-import type { RotateWarning } from "../../rotate/rotate-warning.js";
+import type { Warning } from "../../core/warning.js";
 import { defineCommand, integer } from "../command.js";
 import type { Context } from "../context.js";
 import { renderTable } from "../format.js";
@@ -16,7 +16,7 @@ function show(p: string): string {
   return rel === "" ? "." : rel.startsWith("..") ? p : rel;
 }
 
-const warner = (ctx: Context) => (w: RotateWarning) => printWarning(ctx, w.message);
+const warner = (ctx: Context) => (w: Warning) => printWarning(ctx, w.message);
 
 const listCommand = defineCommand({
   name: "list",

@@ -4,7 +4,7 @@ import { CofferError } from "../../core/errors.js";
 import { readLogrotateConfig } from "../../rotate/logrotate-config.js";
 import type { RotateAction } from "../../rotate/rotate-action.js";
 import { rotate } from "../../rotate/rotate-files.js";
-import type { RotateWarning } from "../../rotate/rotate-warning.js";
+import type { Warning } from "../../core/warning.js";
 import type { RotateRule } from "../../rotate/rule.js";
 import { collect, defineCommand, InvalidArgumentError } from "../command.js";
 import { cliConfigFile, loadCliConfig } from "../config-file.js";
@@ -63,7 +63,7 @@ export const rotateCommand = defineCommand<RotateFlags>({
       throw new CofferError("USAGE", "Name the rules: a coffer.yaml with a rotate section (here, in $XDG_CONFIG_HOME/coffer/, or --config FILE), or --from-logrotate FILE.");
     }
     const rules: RotateRule[] = [];
-    const warn = (w: RotateWarning): void => printWarning(ctx, w.path !== undefined && !w.message.includes(w.path) ? `${w.path}: ${w.message}` : w.message);
+    const warn = (w: Warning): void => printWarning(ctx, w.path !== undefined && !w.message.includes(w.path) ? `${w.path}: ${w.message}` : w.message);
     if (configFile !== undefined) {
       const config = await loadCliConfig(ctx);
       if (config.rotate.length === 0 && fromLogrotate.length === 0) {
