@@ -2,17 +2,17 @@ import { CofferError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning, WarningSink } from "../core/warning.js";
 import { removeOldTempFiles } from "../backend/local-temp.js";
-import { type BlobEntry, type BlobType, decodeBlob } from "../repository/blob.js";
+import type { BlobEntry, BlobType } from "../repository/blob.js";
 import { buildIndexFile, readIndexFile } from "../repository/index-file.js";
 import { ensureLocksHeld, Lock } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { MasterIndex } from "../repository/master-index.js";
-import { decodeHeader, encodeHeader, PackBuilder } from "../repository/pack.js";
-import { PackSaver } from "../repository/pack-saver.js";
+import { decodeHeader, encodeHeader } from "../repository/pack.js";
 import type { Repository } from "../repository/repository.js";
 import { loadAllSnapshots } from "../snapshot/snapshot-store.js";
 import { diffEntries } from "./pack-header.js";
 import { markUsed, type UsedBlobs } from "./prune-mark.js";
+import { repack } from "./prune-repack.js";
 import { type MaxUnused, maxUnusedLimit, type PlanStats, planPrune, type PrunePlan } from "./prune-plan.js";
 
 export { type MaxUnused, maxUnusedLimit } from "./prune-plan.js";
@@ -215,7 +215,7 @@ class Pruner {
     let checkpointIndex: string[] = [];
     const newPacks = new Map<string, BlobEntry[]>();
     if (plan.repack.length > 0) {
-      const saver = await this.#repack(plan, newPacks);
+      const saver = await repack(repo, plan, newPacks, { progress: this.progress, warn: this.warn, throwIfAborted: () => this.#throwIfAborted() });
       checkpointIndex = saver.indexFiles;
       result.newPacks = [...newPacks.keys()].sort();
       result.bytesAdded = saver.bytesAdded;
@@ -290,81 +290,6 @@ class Pruner {
     const add = known ? diffEntries(blobs, decodeHeader(known, `pack ${pack.slice(0, 8)}`)).missing : blobs;
     if (known && add.length === 0) return;
     this.packEntries.set(pack, known ? Buffer.concat([known, encodeHeader(add)]) : encodeHeader(blobs));
-  }
-
-  /** Copies the kept blobs of the packs to repack into new packs, verified, stored bytes as they are. */
-  async #repack(plan: PrunePlan, newPacks: Map<string, BlobEntry[]>): Promise<PackSaver> {
-    const { repo } = this;
-    const saver = new PackSaver(repo, { checkpointPacks: Number.MAX_SAFE_INTEGER });
-    const builders = new Map<BlobType, PackBuilder>();
-    const finish = async (b: PackBuilder): Promise<void> => {
-      if (b.count === 0) return;
-      const p = b.finish(repo.crypter);
-      newPacks.set(p.id, p.entries);
-      await saver.addPack(p.id, p.bytes, p.entries);
-    };
-    let bytesDone = 0;
-    try {
-      for (const pack of plan.repack) {
-        this.#throwIfAborted();
-        const bytes = await repo.backend.load({ type: "data", name: pack });
-        for (const e of plan.entries(pack)) {
-          const k = plan.keeper(e.id, e.type);
-          if (!k || k.pack !== pack || k.offset !== e.offset) continue;
-          const blob = await this.#verifiedCopy(plan, e, pack, bytes);
-          let b = builders.get(e.type);
-          if (!b) builders.set(e.type, (b = new PackBuilder()));
-          b.add(e.type, e.id, blob.stored, blob.rawLength, blob.compressed);
-          if (b.size >= repo.config.pack_size) await finish(b);
-        }
-        bytesDone += bytes.length;
-        this.progress.update({ phase: "prune:repack", bytesDone, bytesTotal: plan.stats.repackBytes, filesDone: plan.repack.indexOf(pack) + 1, filesTotal: plan.repack.length });
-      }
-      for (const b of builders.values()) await finish(b);
-      await saver.flush();
-    } catch (err) {
-      await saver.abandon();
-      throw err;
-    }
-    return saver;
-  }
-
-  /**
-   * The stored bytes of a blob to copy, verified against its id (opened, decompressed,
-   * HMAC checked). A copy that fails is replaced by another pack's copy that verifies.
-   */
-  async #verifiedCopy(plan: PrunePlan, e: BlobEntry, pack: string, packBytes: Buffer): Promise<{ stored: Buffer; rawLength: number; compressed: boolean }> {
-    const { repo } = this;
-    const tryCopy = (stored: Buffer, c: BlobEntry, where: string): boolean => {
-      try {
-        decodeBlob(stored, c, repo.crypter, repo.idKey, where);
-        return true;
-      } catch (err) {
-        if (err instanceof CofferError && err.code !== "CORRUPT") throw err;
-        this.warn({ code: "DAMAGED", message: `${c.type} blob ${c.id.toString("hex").slice(0, 8)} in ${where} is damaged; looking for another copy`, path: where });
-        return false;
-      }
-    };
-    if (e.offset + e.length <= packBytes.length) {
-      const stored = Buffer.from(packBytes.subarray(e.offset, e.offset + e.length));
-      if (tryCopy(stored, e, `pack ${pack.slice(0, 8)}`)) return { stored, rawLength: e.rawLength, compressed: e.compressed };
-    }
-    for (const c of plan.copies(e.id, e.type)) {
-      if (c.pack === pack && c.offset === e.offset) continue;
-      let stored: Buffer;
-      try {
-        stored = await repo.backend.load({ type: "data", name: c.pack }, { offset: c.offset, length: c.length });
-      } catch (err) {
-        if (err instanceof CofferError && err.code !== "CORRUPT" && err.code !== "NOT_FOUND") throw err;
-        continue;
-      }
-      if (tryCopy(stored, c, `pack ${c.pack.slice(0, 8)}`)) return { stored, rawLength: c.rawLength, compressed: c.compressed };
-    }
-    throw new CofferError(
-      "CORRUPT",
-      `${e.type} blob ${e.id.toString("hex").slice(0, 8)}, which a snapshot needs, is damaged in pack ${pack.slice(0, 8)} and has no good copy; nothing was deleted. Run "coffer check --read-data".`,
-      { blob: e.id.toString("hex"), pack },
-    );
   }
 
   /** The new index: every pack that stays and every new pack; only the last file supersedes. */
