@@ -46,10 +46,19 @@ export class ArchivePool {
   constructor(
     private readonly repo: Repository,
     private readonly saver: PackSaver,
-    workers = defaultWorkerCount(),
+    private readonly workerCount = defaultWorkerCount(),
     signal?: AbortSignal,
   ) {
     signal?.addEventListener("abort", () => this.#fail(new CofferError("INTERRUPTED", "The backup was interrupted; no snapshot was saved.")), { once: true });
+  }
+
+  /**
+   * The workers start with the first file to read: a backup that reads nothing (nothing
+   * changed) never pays for their isolates, in time or memory.
+   */
+  #start(): void {
+    if (this.#workers.length > 0 || this.#failed) return;
+    const repo = this.repo;
     const init: WorkerInit = {
       key: repo.masterKey(),
       idKey: repo.idKey,
@@ -59,7 +68,7 @@ export class ArchivePool {
       ...(repo.backend.localRoot?.() ? { localRoot: repo.backend.localRoot?.() as string } : {}),
     };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
-    for (let i = 0; i < workers; i++) {
+    for (let i = 0; i < this.workerCount; i++) {
       // A small young generation keeps each worker's heap (and its collections) small.
       const w = new Worker(new URL(`./archive-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
       const st: WorkerState = { w, jobs: [] };
@@ -77,6 +86,7 @@ export class ArchivePool {
    * so it runs ahead of the workers by a bounded amount (and files gather into full batches).
    */
   async admit(): Promise<void> {
+    this.#start();
     // The walk runs in microtasks and would otherwise keep the event loop to itself while
     // workers wait for answers to their claims: yield to it regularly.
     if (++this.#admitted % 32 === 0) await new Promise<void>((r) => setImmediate(r));
@@ -87,6 +97,7 @@ export class ArchivePool {
   /** Reads, chunks and stores one file; resolves with its blob ids. Call `admit` first. */
   read(path: Buffer, size: number): Promise<FileOutcome> {
     if (this.#failed) return Promise.reject(this.#failed);
+    this.#start();
     return new Promise<FileOutcome>((resolve, reject) => {
       if (size >= BATCH_BYTES) {
         this.#ready.push({ id: this.#nextJob++, files: [{ path, size }], results: [{ resolve, reject }], bytes: size });

@@ -22,9 +22,9 @@ export interface PrefetchInit {
 
 export const CONSUMED = 0;
 export const STOP = 1;
-export const MAX_AHEAD = 16;
+export const MAX_AHEAD = 8;
 /** A batch is posted once it holds this many bytes of trees. */
-export const BATCH_BYTES = 256 * 1024;
+export const BATCH_BYTES = 128 * 1024;
 /** In `lengths`: the tree could not be loaded (the main thread tries itself). */
 export const FAILED = 0xffffffff;
 

@@ -83,6 +83,25 @@ function post(): void {
   size = 0;
 }
 
+const SUBTREE = Buffer.from('"subtree":"');
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * The subtree ids of a tree, in node order, found without parsing it (JSON.parse of every
+ * tree made most of this thread's garbage). In valid JSON the bytes `"subtree":"` can only
+ * be that key with a string value: a quote inside a string is escaped. A tree that is not
+ * valid JSON fails on the main thread; whatever is found in it here is only read ahead.
+ */
+function subtrees(plain: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = plain.indexOf(SUBTREE); at >= 0; at = plain.indexOf(SUBTREE, at + SUBTREE.length)) {
+    const start = at + SUBTREE.length;
+    const id = plain.toString("latin1", start, start + 64);
+    if (plain[start + 64] === 0x22 && HEX64.test(id)) out.push(id);
+  }
+  return out;
+}
+
 function walk(): void {
   const stack = [init.root];
   while (stack.length > 0 && Atomics.load(control, STOP) === 0) {
@@ -95,17 +114,8 @@ function walk(): void {
       lengths.push(plain.length);
       parts.push(plain);
       size += plain.length;
-      let nodes: { subtree?: unknown }[] = [];
-      try {
-        const t = JSON.parse(plain.toString("utf8")) as { nodes?: unknown };
-        if (Array.isArray(t.nodes)) nodes = t.nodes as { subtree?: unknown }[];
-      } catch {
-        // The main thread finds out when it parses the tree; nothing below it is prefetched.
-      }
-      for (let i = nodes.length - 1; i >= 0; i--) {
-        const sub = nodes[i]?.subtree;
-        if (typeof sub === "string" && /^[0-9a-f]{64}$/.test(sub)) stack.push(sub);
-      }
+      const subs = subtrees(plain);
+      for (let i = subs.length - 1; i >= 0; i--) stack.push(subs[i] as string);
     }
     if (size >= BATCH_BYTES || ids.length >= 4096) post();
   }
