@@ -3,7 +3,9 @@
  *
  * - `save` writes a whole file atomically and durably: after it resolves the file is complete
  *   and survives a crash; a reader never sees a partial file. Saving a name that exists
- *   replaces it only when `properties.atomicReplace` is true; otherwise it fails.
+ *   replaces it only when `properties.atomicReplace` is true; otherwise it fails. A caller
+ *   that knows the SHA-256 of the bytes passes it (`SaveOptions`), so a driver that sends it
+ *   need not hash them again.
  * - `load` returns the whole file or the byte range asked for; a range past the end fails
  *   (CORRUPT, see `loadRange`). The returned buffer is the caller's: mutating it, or the buffer
  *   given to `save`, never changes what is stored.
@@ -42,6 +44,16 @@ export interface BackendProperties {
   remote: boolean;
 }
 
+export interface SaveOptions {
+  /**
+   * The SHA-256 of the bytes (64 lower-case hex digits), when the caller knows it: every file
+   * but the config is named by it. A driver may send it for the server to check the bytes
+   * against (S3's signed payload hash) instead of computing a digest of its own. A wrong value
+   * makes such a server refuse the upload; it never stores wrong bytes.
+   */
+  sha256?: string;
+}
+
 export interface LoadOptions {
   offset?: number;
   length?: number;
@@ -53,7 +65,7 @@ export interface Backend {
   readonly properties: BackendProperties;
   /** Creates the container (directories, bucket prefix). Fails if a config already exists. */
   create(): Promise<void>;
-  save(h: Handle, data: Uint8Array): Promise<void>;
+  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void>;
   load(h: Handle, opts?: LoadOptions): Promise<Buffer>;
   stat(h: Handle): Promise<FileInfo>;
   list(type: FileType): AsyncIterable<FileInfo>;

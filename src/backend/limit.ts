@@ -1,4 +1,4 @@
-import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions } from "./backend.js";
+import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "./backend.js";
 
 /** Counts free slots; waiters are served first come, first served. */
 class Semaphore {
@@ -51,8 +51,8 @@ export class LimitBackend implements Backend {
     return this.#sem.run(() => this.inner.create());
   }
 
-  save(h: Handle, data: Uint8Array): Promise<void> {
-    return this.#sem.run(() => this.inner.save(h, data));
+  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+    return this.#sem.run(() => this.inner.save(h, data, opts));
   }
 
   load(h: Handle, opts?: LoadOptions): Promise<Buffer> {

@@ -1,4 +1,4 @@
-import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions } from "./backend.js";
+import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "./backend.js";
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -73,8 +73,8 @@ export class RetryBackend implements Backend {
     return this.#retry("create", undefined, () => this.inner.create());
   }
 
-  save(h: Handle, data: Uint8Array): Promise<void> {
-    return this.#retry("save", h, () => this.inner.save(h, data));
+  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+    return this.#retry("save", h, () => this.inner.save(h, data, opts));
   }
 
   load(h: Handle, opts?: LoadOptions): Promise<Buffer> {

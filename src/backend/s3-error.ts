@@ -79,6 +79,11 @@ export function s3Error(err: unknown, ctx: S3ErrorContext): CofferError {
   if (s3Code === "BucketAlreadyExists") {
     return make(`The bucket name ${JSON.stringify(ctx.bucket)} is taken by another account on ${ctx.server}; choose another in the repository URL.`, true);
   }
+  if (s3Code === "BadDigest" || s3Code === "XAmzContentSHA256Mismatch") {
+    // The server's digest of what arrived differs from the one sent: damaged on the way, so a
+    // retry may well get through. Nothing was stored.
+    return make(`${who} received other bytes than were sent (${s3Code}) while ${what}; the upload was damaged on the way, check the network.`, false);
+  }
   if (sys !== undefined && TLS.test(sys)) {
     return make(
       `The TLS connection to ${ctx.server} failed (${tlsReason(sys, e.message)}) while ${what}; check that the URL's scheme (https or http) matches the server, and that its certificate is trusted (NODE_EXTRA_CA_CERTS names a private CA).`,

@@ -15,6 +15,7 @@ import {
   type FileType,
   type Handle,
   type LoadOptions,
+  type SaveOptions,
 } from "./backend.js";
 import { isPermanentS3Error, s3Error, s3Status } from "./s3-error.js";
 import { formatS3Location, type S3Location } from "./s3-url.js";
@@ -39,13 +40,15 @@ export interface S3Options extends S3Location {
 }
 
 const DEFAULT_CONNECTIONS = 5;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * A repository in an S3 bucket (AWS, or any S3-compatible server: Ceph, MinIO, R2, ...), under
  * an optional key prefix, laid out by `handlePath`.
  *
  * A PUT is atomic in S3 (an object is visible whole or not at all) and replaces an existing
- * one, so `save` is one PutObject with a Content-MD5 the server checks. S3 deletes succeed for
+ * one, so `save` is one PutObject, with a digest the server checks the bytes against (the
+ * caller's SHA-256 as the signed payload hash, else a Content-MD5). S3 deletes succeed for
  * missing keys, so `remove` asks first, to keep the contract's not-found error. The SDK is
  * loaded on first use (it takes a second or two), and does no retries of its own:
  * `RetryBackend` is the one place that retries.
@@ -87,11 +90,21 @@ export class S3Backend implements Backend {
     }
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
     checkHandle(h);
     const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const md5 = createHash("md5").update(body).digest("base64");
-    await this.#call("saving", h, (sdk, c) => c.send(new sdk.PutObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h), Body: body, ContentLength: body.length, ContentMD5: md5 })));
+    const sha256 = opts?.sha256;
+    if (sha256 !== undefined && !SHA256_HEX.test(sha256)) {
+      throw new CofferError("INVALID", `${JSON.stringify(sha256)} is not a SHA-256 for ${handlePath(h)}; this is a bug in coffer.`, { sha256 });
+    }
+    // A known SHA-256 goes as the signed payload hash, which the server checks the bytes
+    // against (so the SDK need not hash 16 MiB again); otherwise a Content-MD5 does that job.
+    const md5 = sha256 === undefined ? createHash("md5").update(body).digest("base64") : undefined;
+    await this.#call("saving", h, (sdk, c) => {
+      const cmd = new sdk.PutObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h), Body: body, ContentLength: body.length, ...(md5 ? { ContentMD5: md5 } : {}) });
+      if (sha256 !== undefined) cmd.middlewareStack.add(payloadHash(sha256), { step: "build", name: "cofferPayloadHash" });
+      return c.send(cmd);
+    });
   }
 
   async load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
@@ -120,8 +133,7 @@ export class S3Backend implements Backend {
         if (!Number.isSafeInteger(total)) throw new Error(`unexpected Content-Range ${JSON.stringify(res.ContentRange)}`);
         want = loadRange(h, total, opts).length; // CORRUPT when the range reaches past the end
       }
-      const bytes = await body.transformToByteArray();
-      let data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let data = await readBody(body as unknown as AsyncIterable<Uint8Array>, res.ContentLength);
       if (range && !res.ContentRange) {
         // A server that ignores Range answers 200 with the whole object.
         const r = loadRange(h, data.length, opts);
@@ -251,11 +263,52 @@ export class S3Backend implements Backend {
       ...(o.credentials ? { credentials: o.credentials } : {}),
       forcePathStyle: o.pathStyle ?? o.endpoint !== undefined,
       maxAttempts: 1,
+      // No "Expect: 100-continue" on uploads: the SDK sends each one (every pack is above its
+      // 2 MB threshold) on a new connection without keep-alive and waits for the server's
+      // go-ahead first, a connection (and TLS handshake) and a round trip per pack.
+      expectContinueHeader: false,
       // Checksums only where S3 demands them: servers other than AWS store aws-chunked uploads
-      // with trailing checksums corrupted. Content-MD5 guards what `save` sends instead.
+      // with trailing checksums corrupted. `save` sends a digest of its own instead.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       requestHandler: { connectionTimeout: o.connectTimeoutMs ?? 10_000, socketTimeout: o.idleTimeoutMs ?? 60_000, httpAgent: agent, httpsAgent: agent },
     });
   }
+}
+
+/** Sets S3's payload hash header to a SHA-256 the caller knows; the signer then uses it as is. */
+function payloadHash(sha256: string) {
+  return <A, R>(next: (args: A) => Promise<R>) =>
+    (args: A): Promise<R> => {
+      const req = (args as { request?: { headers?: Record<string, string> } }).request;
+      if (req?.headers) req.headers["x-amz-content-sha256"] = sha256;
+      return next(args);
+    };
+}
+
+/**
+ * A response body read into one buffer of its announced length (the SDK's collector keeps every
+ * chunk until the end, then copies them), which owns its memory (never a slice of Node's shared
+ * pool, so a caller may transfer it to a worker). Without a length, the chunks are joined.
+ */
+async function readBody(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
+  if (length === undefined) {
+    const chunks: Uint8Array[] = [];
+    for await (const c of body) chunks.push(c);
+    const out = Buffer.allocUnsafeSlow(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for await (const c of body) {
+    if (at + c.length > length) throw new Error(`more than the ${length} bytes announced arrived`);
+    out.set(c, at);
+    at += c.length;
+  }
+  return at === length ? out : out.subarray(0, at);
 }

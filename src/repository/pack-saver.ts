@@ -89,7 +89,7 @@ export class PackSaver {
     }
     this.bytesAdded += bytes.length;
     this.blobsAdded += entries.length;
-    while (this.#uploads.size >= (this.opts.maxUploads ?? 1)) await Promise.race(this.#uploads);
+    while (this.#uploads.size >= this.#maxUploads()) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     const up = this.repo
       .savePack(id, bytes, entries.every((e) => e.type === "tree") ? "tree" : undefined)
@@ -115,6 +115,17 @@ export class PackSaver {
     this.blobsAdded += entries.length;
     this.#unindexed.set(id, entries);
     if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32)) await this.#writeIndex();
+  }
+
+  /**
+   * Packs uploading at once (each holds its bytes until it is stored). A remote store takes
+   * a while per pack: with one at a time, backup workers waited 5 s in all during a 17 s
+   * backup into S3 (Ceph on loopback); with two, under half a second, for at most one more
+   * pack in memory.
+   */
+  #maxUploads(): number {
+    const b = this.repo.backend.properties;
+    return this.opts.maxUploads ?? (b.remote ? Math.min(2, b.connections) : 1);
   }
 
   #throwIfFailed(): void {

@@ -91,7 +91,7 @@ export class Repository {
     const master = newMasterKey();
     const key = await createKeyFile(master, opts.password, opts.kdf ?? DEFAULT_KDF, clock());
     // Key before config: a config without a key would be a repository nobody can open.
-    await backend.save({ type: "key", name: key.id }, key.bytes);
+    await backend.save({ type: "key", name: key.id }, key.bytes, { sha256: key.id });
     const crypter = new AesGcmCrypter(master);
     await backend.save({ type: "config", name: "" }, crypter.seal(Buffer.from(JSON.stringify(config))));
     return new Repository(backend, config, crypter, key.id, master, clock);
@@ -218,7 +218,7 @@ export class Repository {
   /** Saves a JSON file (index, snapshot, lock) and returns its id. */
   async saveJson(type: FileType, value: unknown): Promise<string> {
     const { id, bytes } = encodeJsonFile(value, this.crypter);
-    await this.backend.save({ type, name: id }, bytes);
+    await this.backend.save({ type, name: id }, bytes, { sha256: id });
     await this.#cache?.put({ type, name: id }, bytes);
     return id;
   }
@@ -273,7 +273,7 @@ export class Repository {
    * trees (`type`) is also kept in the local cache, where the next backup reads its parent.
    */
   async savePack(id: string, bytes: Buffer, type?: BlobType): Promise<void> {
-    await this.backend.save({ type: "data", name: id }, bytes);
+    await this.backend.save({ type: "data", name: id }, bytes, { sha256: id });
     if (type === "tree") await this.#cache?.put({ type: "data", name: id }, bytes);
   }
 
@@ -281,7 +281,7 @@ export class Repository {
   async addKey(password: string, kdf: KdfParams = DEFAULT_KDF): Promise<string> {
     if (!this.#masterKey) throw new CofferError("UNSUPPORTED", "This repository is not encrypted, so it has no keys.");
     const key = await createKeyFile(this.#masterKey, password, kdf, this.clock());
-    await this.backend.save({ type: "key", name: key.id }, key.bytes);
+    await this.backend.save({ type: "key", name: key.id }, key.bytes, { sha256: key.id });
     return key.id;
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -111,7 +112,7 @@ describe("S3 error messages", () => {
   const ctx = { location: "s3:my-bucket/repo", server: "AWS S3", bucket: "my-bucket", verb: "loading" };
 
   it("calls throttling, clock skew and S3's own timeouts transient, other refusals permanent", () => {
-    for (const [name, status] of [["SlowDown", 503], ["RequestTimeTooSkewed", 403], ["RequestTimeout", 400], ["OperationAborted", 409], ["InternalError", 500], ["TooManyRequests", 429]] as const) {
+    for (const [name, status] of [["SlowDown", 503], ["RequestTimeTooSkewed", 403], ["RequestTimeout", 400], ["OperationAborted", 409], ["InternalError", 500], ["TooManyRequests", 429], ["BadDigest", 400], ["XAmzContentSHA256Mismatch", 400]] as const) {
       const err = s3Error(sdkError(name, status), ctx);
       assert.ok(!isPermanentS3Error(err), name);
     }
@@ -163,6 +164,29 @@ describe("S3 backend against the server", () => {
       assert.equal(err.code, "REPO_EXISTS");
     } finally {
       await Promise.all([a.close(), b.close(), root.close()]);
+      await removeBucket(server, bucket);
+    }
+  });
+
+  it("sends a known SHA-256 as the payload hash, which the server checks the bytes against", async (t) => {
+    if (server.kind !== "ceph") return t.skip("s3rver does not check payload hashes");
+    const bucket = bucketName("sha");
+    const b = s3(`s3:${server.endpoint}/${bucket}`);
+    try {
+      await b.create();
+      const bytes = randomBytes(3 << 20); // above the SDK's 2 MB threshold for "Expect: 100-continue"
+      const h = { type: "data" as const, name: createHash("sha256").update(bytes).digest("hex") };
+      await b.save(h, bytes, { sha256: h.name });
+      assert.ok((await b.load(h)).equals(bytes));
+      const other = handle("data");
+      const err = await expectError(b.save(other, bytes, { sha256: createHash("sha256").update("other bytes").digest("hex") }));
+      assert.equal(err.data["s3"], "XAmzContentSHA256Mismatch");
+      assert.match(err.message, /received other bytes than were sent \(XAmzContentSHA256Mismatch\) while saving data\//);
+      assert.ok(!b.isPermanent(err), "damage on the way is worth a retry");
+      assert.equal((await expectError(b.stat(other))).code, "NOT_FOUND");
+      assert.equal((await expectError(b.save(other, bytes, { sha256: "ab" }))).code, "INVALID");
+    } finally {
+      await b.close();
       await removeBucket(server, bucket);
     }
   });

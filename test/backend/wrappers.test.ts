@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Backend, FileInfo, FileType, Handle, LoadOptions } from "../../src/backend/backend.js";
+import type { Backend, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "../../src/backend/backend.js";
 import { LimitBackend } from "../../src/backend/limit.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { wrapBackend } from "../../src/backend/open.js";
@@ -171,6 +171,26 @@ describe("wrapBackend", () => {
     release();
     await saving;
     assert.equal((await b.load(h)).toString(), "pack");
+  });
+
+  it("hands a save's known SHA-256 through both wrappers to the driver, on every attempt", async () => {
+    const inner = new MemoryBackend();
+    const seen: (SaveOptions | undefined)[] = [];
+    const save = inner.save.bind(inner);
+    let failFirst = true;
+    (inner as Backend).save = async (h, data, opts) => {
+      seen.push(opts);
+      if (failFirst) {
+        failFirst = false;
+        throw new Error("connection reset");
+      }
+      return save(h, data);
+    };
+    const b = wrapBackend(inner, { retry: { sleep: noSleep } });
+    const h = handle("data");
+    await b.save(h, Buffer.from("pack"), { sha256: h.name });
+    await b.save(handle("lock"), Buffer.from("lock"));
+    assert.deepEqual(seen, [{ sha256: h.name }, { sha256: h.name }, undefined]);
   });
 });
 

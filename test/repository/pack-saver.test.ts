@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "../../src/backend/backend.js";
+import { MemoryBackend } from "../../src/backend/memory.js";
+import { PackSaver } from "../../src/repository/pack-saver.js";
+import { Repository } from "../../src/repository/repository.js";
+
+/** Holds every pack upload until `release`; records what each save was told. */
+class GatedBackend implements Backend {
+  readonly inner = new MemoryBackend();
+  readonly properties: BackendProperties;
+  readonly saves: { h: Handle; sha256: string | undefined; data: Buffer }[] = [];
+  uploading = 0;
+  #open = false;
+  #waiting: (() => void)[] = [];
+
+  constructor(remote: boolean) {
+    this.properties = { ...this.inner.properties, remote, connections: 5 };
+  }
+  get location(): string {
+    return this.inner.location;
+  }
+  release(): void {
+    this.#open = true;
+    for (const w of this.#waiting.splice(0)) w();
+  }
+  create(): Promise<void> {
+    return this.inner.create();
+  }
+  async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+    this.saves.push({ h, sha256: opts?.sha256, data: Buffer.from(data) });
+    if (h.type === "data" && !this.#open) {
+      this.uploading++;
+      await new Promise<void>((res) => this.#waiting.push(res));
+      this.uploading--;
+    }
+    return this.inner.save(h, data);
+  }
+  load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+    return this.inner.load(h, opts);
+  }
+  stat(h: Handle): Promise<FileInfo> {
+    return this.inner.stat(h);
+  }
+  list(type: FileType): AsyncIterable<FileInfo> {
+    return this.inner.list(type);
+  }
+  remove(h: Handle): Promise<void> {
+    return this.inner.remove(h);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  isNotFound(err: unknown): boolean {
+    return this.inner.isNotFound(err);
+  }
+  isPermanent(err: unknown): boolean {
+    return this.inner.isPermanent(err);
+  }
+}
+
+/** Whether `p` has settled once every pending microtask and I/O callback has run. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((res) => setImmediate(res));
+  return done;
+}
+
+/** A saver over a fresh repository whose packs are each one blob (the smallest pack size). */
+async function saverOver(remote: boolean): Promise<{ backend: GatedBackend; saver: PackSaver }> {
+  const backend = new GatedBackend(remote);
+  const repo = await Repository.init(backend, { encryption: "none", packSize: 512 });
+  return { backend, saver: new PackSaver(repo) };
+}
+
+describe("PackSaver uploads", () => {
+  it("keeps two packs uploading at once to a remote store", async () => {
+    const { backend, saver } = await saverOver(true);
+    await saver.addBlob("data", randomBytes(600));
+    const second = saver.addBlob("data", randomBytes(600));
+    assert.equal(await settled(second), true, "the second pack starts while the first uploads");
+    assert.equal(backend.uploading, 2);
+    const third = saver.addBlob("data", randomBytes(600));
+    assert.equal(await settled(third), false, "a third waits for a slot");
+    backend.release();
+    await third;
+    await saver.flush();
+    assert.equal(backend.saves.filter((s) => s.h.type === "data").length, 3);
+  });
+
+  it("uploads one pack at a time to a local store", async () => {
+    const { backend, saver } = await saverOver(false);
+    await saver.addBlob("data", randomBytes(600));
+    const second = saver.addBlob("data", randomBytes(600));
+    assert.equal(await settled(second), false);
+    assert.equal(backend.uploading, 1);
+    backend.release();
+    await second;
+    await saver.flush();
+  });
+
+  it("tells the backend each file's SHA-256, which is its name", async () => {
+    const { backend, saver } = await saverOver(true);
+    backend.release();
+    await saver.addBlob("data", randomBytes(600));
+    await saver.flush();
+    const hashed = backend.saves.filter((s) => s.h.type !== "config");
+    assert.deepEqual(hashed.map((s) => s.h.type).sort(), ["data", "index"]);
+    for (const s of hashed) {
+      assert.equal(s.sha256, s.h.name);
+      assert.equal(createHash("sha256").update(s.data).digest("hex"), s.h.name);
+    }
+  });
+});
