@@ -12,6 +12,12 @@ export interface Crypter {
   seal(plain: Uint8Array): Buffer;
   /** Opens sealed bytes; throws CofferError CORRUPT (naming `what`) when authentication fails. */
   open(sealed: Uint8Array, what: string): Buffer;
+  /**
+   * Opens sealed bytes a piece of at most `piece` bytes at a time, so nothing the size of the
+   * whole is allocated: `sink` gets each piece of plaintext in order (valid only during the
+   * call, and not yet authenticated), then the whole is authenticated as `open` does.
+   */
+  openPieces(sealed: Uint8Array, what: string, piece: number, sink: (plain: Buffer) => void): void;
 }
 
 const NONCE = 12;
@@ -65,6 +71,19 @@ export class AesGcmCrypter implements Crypter {
     return plain;
   }
 
+  openPieces(sealed: Uint8Array, what: string, piece: number, sink: (plain: Buffer) => void): void {
+    if (sealed.length < NONCE + TAG) throw new CofferError("CORRUPT", `${what} is too short to be valid.`, { what });
+    const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    const d = createDecipheriv("aes-256-gcm", this.#key, b.subarray(0, NONCE));
+    d.setAuthTag(b.subarray(b.length - TAG));
+    for (let o = NONCE; o < b.length - TAG; o += piece) sink(d.update(b.subarray(o, Math.min(o + piece, b.length - TAG))));
+    try {
+      d.final();
+    } catch {
+      throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+    }
+  }
+
   /** The raw key, for handing to worker threads. */
   exportKey(): Buffer {
     return Buffer.from(this.#key);
@@ -79,6 +98,10 @@ export class NoneCrypter implements Crypter {
   }
   open(sealed: Uint8Array): Buffer {
     return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  }
+  openPieces(sealed: Uint8Array, _what: string, piece: number, sink: (plain: Buffer) => void): void {
+    const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    for (let o = 0; o < b.length; o += piece) sink(b.subarray(o, o + piece));
   }
 }
 

@@ -10,6 +10,8 @@ export interface CheckWorkerInit {
   /** The master key; null in mode `none`. */
   key: Uint8Array | null;
   idKey: Uint8Array;
+  /** The largest plaintext a data blob can have (the chunker's maximum). */
+  maxBlob: number;
 }
 
 /** Verify one whole pack: its SHA-256, its header, and every blob the index says it holds. */

@@ -4,6 +4,7 @@ import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import { crypterFromKey } from "../crypto/aead.js";
 import { decodeHeader } from "../repository/pack.js";
+import { BlobVerifier } from "./blob-verifier.js";
 import type { CheckWorkerInit, FromCheckWorker, SummarizeTrees, ToCheckWorker, VerifyPack } from "./check-protocol.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
 import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js";
@@ -16,28 +17,33 @@ import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js
  */
 const init = workerData as CheckWorkerInit;
 const port = parentPort!;
-const window = new ReadWindow();
 /** Hashed, read and decoded in pieces of this size (cache-friendly; one read call each). */
 const PIECE = 1024 * 1024;
 
 /**
- * Every blob decoded allocates its plaintext, which V8 frees only when it collects, long after
- * it is dead. A worker's heap is small, so a full collection every 32 MiB decoded costs a few
- * milliseconds and keeps the garbage from piling up to several packs.
+ * Opening a blob allocates its plaintext in small pieces (BlobVerifier), which V8 frees only
+ * when it collects. Those pieces die young, so a minor collection (a scavenge of a small young
+ * generation: well under a millisecond) every 4 MiB opened frees them and keeps the worker's
+ * memory flat; a full collection costs tens of milliseconds and runs only after a pack of trees,
+ * whose decoded objects outlive a scavenge.
  */
 v8.setFlagsFromString("--expose-gc");
-const collect = vm.runInNewContext("gc") as () => void;
+const gc = vm.runInNewContext("gc") as (o?: { type: "minor" | "major" }) => void;
 let sinceCollect = 0;
+const crypter = crypterFromKey(init.key);
+const idKey = Buffer.from(init.idKey);
+const window = new ReadWindow(PIECE + init.maxBlob + crypter.overhead);
 const opts: VerifyOptions = {
-  crypter: crypterFromKey(init.key),
-  idKey: Buffer.from(init.idKey),
+  crypter,
+  idKey,
+  blobs: new BlobVerifier(crypter, idKey, init.maxBlob),
   trees: false,
   piece: PIECE,
   allocated(bytes) {
     sinceCollect += bytes;
-    if (sinceCollect >= 32 * 1024 * 1024) {
+    if (sinceCollect >= 4 * 1024 * 1024) {
       sinceCollect = 0;
-      collect();
+      gc({ type: "minor" });
     }
   },
 };
@@ -49,6 +55,7 @@ port.on("message", (m: ToCheckWorker) => {
     out = m.t === "verify" ? verify(m) : trees(m);
     const batch = out.t === "verdict" || out.t === "trees" ? out.trees : undefined;
     if (batch) transfer.push(batch.ids.buffer as ArrayBuffer, batch.table.buffer as ArrayBuffer);
+    if (batch && batch.table.length > 3 * 1000) gc();
   } catch (err) {
     out = { t: "fatal", seq: m.seq, message: err instanceof Error ? err.message : String(err) };
   }

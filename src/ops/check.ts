@@ -20,7 +20,7 @@ import { type DataSubset, parseSubset, selectPacks } from "./check-subset.js";
 import { type DataState, TreeChecker } from "./check-trees.js";
 import { describeDiff, diffEntries, expectedPackSize, readPackHeader } from "./pack-header.js";
 import { stampIntegrity } from "./stamp-integrity.js";
-import { readSummaryBatch, type SummaryBatch, summarizeTree, type TreeSummary } from "./tree-summary.js";
+import { packSummary, readSummaryBatch, type SummaryBatch, summarizeTree, type TreeSummary } from "./tree-summary.js";
 
 export interface CheckOptions {
   /** Read, decrypt and verify every byte of every pack. */
@@ -348,7 +348,7 @@ class Checker {
         const stored = await this.repo.backend.load({ type: "data", name: e.pack }, { offset: e.offset, length: e.length });
         const plain = decodeBlob(stored, e, this.repo.crypter, this.repo.idKey, `pack ${e.pack.slice(0, 8)}`);
         try {
-          return summarizeTree(decodeTree(plain));
+          return packSummary(summarizeTree(decodeTree(plain)));
         } catch (err) {
           throw new Error(`tree ${hex.slice(0, 8)} is not a valid tree (${msg(err)})`);
         }

@@ -36,9 +36,15 @@ export class MemoryPackBytes implements PackBytes {
   }
 }
 
-/** A buffer reused from one pack file to the next; it grows to the largest blob plus a piece. */
+/**
+ * A buffer reused from one pack file to the next: allocated once for the largest blob plus a
+ * piece, and grown only for a larger blob (a large tree, or a damaged index).
+ */
 export class ReadWindow {
-  buf = Buffer.allocUnsafe(0);
+  buf: Buffer;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
 }
 
 /**

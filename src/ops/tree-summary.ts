@@ -15,7 +15,14 @@ export interface TreeSummary {
   invalid: string[];
 }
 
-export function summarizeTree(tree: Tree): TreeSummary {
+/** A summary with its ids still in hex, as read from the tree. */
+export interface TreeSummaryHex {
+  subtrees: string[];
+  blobs: string[];
+  invalid: string[];
+}
+
+export function summarizeTree(tree: Tree): TreeSummaryHex {
   const invalid: string[] = [];
   const subtrees: string[] = [];
   const blobs: string[] = [];
@@ -39,7 +46,12 @@ export function summarizeTree(tree: Tree): TreeSummary {
       }
     }
   }
-  return { subtrees: packIds(subtrees), blobs: packIds(blobs), invalid };
+  return { subtrees, blobs, invalid };
+}
+
+/** The summary with its ids in binary. */
+export function packSummary(s: TreeSummaryHex): TreeSummary {
+  return { subtrees: packIds(s.subtrees), blobs: packIds(s.blobs), invalid: s.invalid };
 }
 
 function packIds(hex: readonly string[]): Buffer {
@@ -59,8 +71,9 @@ export interface SummaryBatch {
   invalid: [tree: number, messages: string[]][];
 }
 
+/** Writes summaries straight into one growing buffer (no buffer per tree). */
 export class SummaryBatchBuilder {
-  #parts: Uint8Array[] = [];
+  #ids = Buffer.allocUnsafe(64 * 1024);
   #bytes = 0;
   #table: number[] = [];
   #invalid: [number, string[]][] = [];
@@ -69,21 +82,22 @@ export class SummaryBatchBuilder {
     return this.#table.length / 3;
   }
 
-  add(tag: number, s: TreeSummary): void {
+  add(tag: number, s: TreeSummaryHex): void {
     if (s.invalid.length) this.#invalid.push([this.count, s.invalid]);
-    this.#table.push(tag, s.subtrees.length / ID_BYTES, s.blobs.length / ID_BYTES);
-    this.#parts.push(s.subtrees, s.blobs);
-    this.#bytes += s.subtrees.length + s.blobs.length;
+    this.#table.push(tag, s.subtrees.length, s.blobs.length);
+    const need = this.#bytes + (s.subtrees.length + s.blobs.length) * ID_BYTES;
+    if (need > this.#ids.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.#ids.length * 2));
+      this.#ids.copy(grown, 0, 0, this.#bytes);
+      this.#ids = grown;
+    }
+    for (const h of s.subtrees) this.#bytes += this.#ids.write(h, this.#bytes, ID_BYTES, "hex");
+    for (const h of s.blobs) this.#bytes += this.#ids.write(h, this.#bytes, ID_BYTES, "hex");
   }
 
+  /** The batch; its buffers are new (transferable). */
   finish(): SummaryBatch {
-    const ids = new Uint8Array(this.#bytes);
-    let o = 0;
-    for (const p of this.#parts) {
-      ids.set(p, o);
-      o += p.length;
-    }
-    return { ids, table: Uint32Array.from(this.#table), invalid: this.#invalid };
+    return { ids: new Uint8Array(this.#ids.subarray(0, this.#bytes)), table: Uint32Array.from(this.#table), invalid: this.#invalid };
   }
 }
 

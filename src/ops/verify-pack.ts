@@ -3,6 +3,7 @@ import type { Crypter } from "../crypto/aead.js";
 import { type BlobEntry, decodeBlob } from "../repository/blob.js";
 import { parsePackTail } from "../repository/pack.js";
 import { decodeTree } from "../snapshot/tree.js";
+import type { BlobVerifier } from "./blob-verifier.js";
 import type { PackBytes } from "./pack-bytes.js";
 import { describeDiff, diffEntries, sealedHeaderLength } from "./pack-header.js";
 import { type SummaryBatch, SummaryBatchBuilder, summarizeTree } from "./tree-summary.js";
@@ -27,6 +28,8 @@ export interface PackVerdict {
 export interface VerifyOptions {
   crypter: Crypter;
   idKey: Uint8Array;
+  /** Verifies data blobs (trees are decoded whole, to be summarised). */
+  blobs: BlobVerifier;
   /** Summarise the trees that verify. */
   trees: boolean;
   /** Bytes hashed (and read, for a file) at a time. */
@@ -71,9 +74,13 @@ export function verifyPack(src: PackBytes, id: string, entries: readonly BlobEnt
     for (let e = entries[order[next] ?? -1]; e && e.offset + e.length <= pos; e = entries[order[++next] ?? -1]) {
       const i = order[next] ?? 0;
       try {
-        const plain = decodeBlob(src.view(e.offset, e.offset + e.length), e, o.crypter, o.idKey, where);
-        o.allocated?.(e.length + (e.compressed ? e.rawLength : 0));
-        if (trees && e.type === "tree") summarizeInto(trees, i, plain);
+        const stored = src.view(e.offset, e.offset + e.length);
+        if (e.type === "data") o.blobs.verify(stored, e, where);
+        else {
+          const plain = decodeBlob(stored, e, o.crypter, o.idKey, where);
+          if (trees) summarizeInto(trees, i, plain);
+        }
+        o.allocated?.(e.length + (e.type === "tree" && e.compressed ? e.rawLength : 0));
       } catch (err) {
         verdict.failed.push({ i, message: message(err) });
       }
