@@ -27,7 +27,7 @@ interface WorkerState {
 
 const BATCH_FILES = 128;
 const BATCH_BYTES = 4 * 1024 * 1024;
-const MAX_READY = 16;
+const MAX_READY = 4;
 
 export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(cpus().length, 8));

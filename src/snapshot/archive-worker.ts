@@ -7,7 +7,7 @@ import { FastCdc } from "../chunker/fastcdc.js";
 import { isCofferError } from "../core/errors.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId } from "../repository/blob.js";
-import { compressIfSmaller } from "../repository/compression.js";
+import { compressInto } from "../repository/compress-into.js";
 import { encodeHeader, PackBuilder, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
 
@@ -24,7 +24,8 @@ const pack = new PackBuilder();
 /** Local repositories: the pack being written straight to its file (see LocalFileWriter). */
 let stream: { file: LocalFileWriter; pack: PackStreamWriter } | undefined;
 const SEGMENT = 8 * 1024 * 1024;
-const READ_BUF = Math.max(init.chunker.max * 2, 16 * 1024 * 1024);
+/** At least one chunk of the largest size: the chunker needs `max` bytes in view to cut. */
+const READ_BUF = Math.max(init.chunker.max, 8 * 1024 * 1024);
 const zeroIds = new Map<number, Buffer>();
 
 /**
@@ -127,10 +128,12 @@ interface Pending {
   id: Buffer;
 }
 
+/** Chunks hashed but not yet claimed and packed (their bytes are in `buffer`). */
+let pending: Pending[] = [];
+let pendingBytes = 0;
+
 async function runJob(job: number, files: JobFile[]): Promise<void> {
   const outcomes: FileOutcome[] = [];
-  let pending: Pending[] = [];
-  let pendingBytes = 0;
   const settle = async (): Promise<void> => {
     if (pending.length === 0) return;
     const ids = Buffer.allocUnsafeSlow(pending.length * 32);
@@ -213,23 +216,30 @@ function isZero(b: Buffer): boolean {
 }
 
 /**
- * Reads a file and calls `emit` for each chunk, in order. Small files get a buffer of their
- * own; large ones share this worker's read buffer, so `flush` settles every emitted chunk
- * before the buffer is reused. Memory per worker stays at one buffer plus one pack.
+ * Reads a file and calls `emit` for each chunk, in order. Every file is read into this
+ * worker's one buffer: a small file right after the bytes of chunks still pending (small
+ * files of a batch lie side by side), a larger one from the start once those are settled.
+ * `flush` settles every emitted chunk before the bytes under them are reused. Memory per
+ * worker stays at this buffer and one compression buffer, whatever the files: a buffer of
+ * its own per small file made most of a worker's garbage.
  */
 const SMALL = 1024 * 1024;
-let shared: Buffer | undefined;
+let buffer: Buffer | undefined;
+/** Where the next small file goes: the bytes before it are under pending chunks. */
+let fill = 0;
 
 async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, flush: () => Promise<void>): Promise<{ bytesRead: number; changed: boolean }> {
   const fd = openSync(Buffer.from(f.path), "r");
   try {
     const before = fstatSync(fd, { bigint: true });
-    const small = before.size < BigInt(SMALL);
-    // Chunks of an earlier file may still point into the shared buffer.
-    if (!small) await flush();
-    let buf = small ? Buffer.allocUnsafeSlow(Number(before.size) + 1) : (shared ??= Buffer.allocUnsafeSlow(READ_BUF));
-    let start = 0;
-    let end = 0;
+    const buf = (buffer ??= Buffer.allocUnsafeSlow(READ_BUF));
+    if (pending.length === 0) fill = 0;
+    if (!(before.size < BigInt(SMALL) && fill + Number(before.size) + 1 <= buf.length)) {
+      await flush();
+      fill = 0;
+    }
+    let start = fill;
+    let end = fill;
     let eof = false;
     let total = 0;
     for (;;) {
@@ -245,19 +255,13 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, fl
         start += cut;
       }
       if (eof) break;
-      // The file outgrew its small buffer: continue in the shared one.
-      if (small || buf !== shared) {
-        const big = (shared ??= Buffer.allocUnsafeSlow(READ_BUF));
-        await flush();
-        buf.copy(big, 0, start, end);
-        buf = big;
-      } else {
-        await flush();
-        buf.copyWithin(0, start, end);
-      }
+      // The buffer is full: settle what points into it, keep the tail, read on.
+      await flush();
+      buf.copyWithin(0, start, end);
       end -= start;
       start = 0;
     }
+    fill = end;
     const after = fstatSync(fd, { bigint: true });
     const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(total) !== before.size;
     return { bytesRead: total, changed };
@@ -271,12 +275,15 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, fl
  * archives, encrypted files) is stored raw without spending a full zstd pass on it.
  */
 const SAMPLE = 64 * 1024;
+/** Where blobs are compressed (reused: the compressed bytes are sealed into a copy at once). */
+let compressed: Buffer | undefined;
 function compressBlob(data: Buffer): Buffer | undefined {
+  const out = (compressed ??= Buffer.allocUnsafeSlow(Math.max(init.chunker.max, SAMPLE)));
   if (data.length >= SAMPLE * 4) {
     const mid = Math.floor(data.length / 2);
-    if (compressIfSmaller(data.subarray(mid, mid + SAMPLE), init.level) === undefined) return undefined;
+    if (compressInto(data.subarray(mid, mid + SAMPLE), init.level, out) === undefined) return undefined;
   }
-  return compressIfSmaller(data, init.level);
+  return compressInto(data, init.level, out);
 }
 
 async function addToPack(p: Pending): Promise<void> {
