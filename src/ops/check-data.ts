@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { handlePath } from "../backend/backend.js";
 import type { Progress } from "../core/progress.js";
 import type { BlobEntry } from "../repository/blob.js";
+import { decodeHeader, encodeHeader, HEADER_ENTRY } from "../repository/pack.js";
 import { mapLimit } from "../repository/map-limit.js";
 import type { Repository } from "../repository/repository.js";
 import type { CheckPool, VerifyOutcome } from "./check-pool.js";
@@ -17,14 +18,14 @@ import type { SummaryBatch } from "./tree-summary.js";
 export interface ReadDataOptions {
   pool: CheckPool;
   packs: readonly string[];
-  /** The index entries of a pack. */
-  entries(pack: string): BlobEntry[];
+  /** The index entries of a pack, in pack-header encoding. */
+  encoded(pack: string): Buffer;
   /** Size on disk (for progress). */
   size(pack: string): number;
   /** A damaged pack: what is wrong, and the blobs that fail. */
   onDamage(pack: string, messages: string[], blobs: BlobEntry[]): void;
-  /** Summaries of the pack's trees that verified, tagged with their position in `entries`. */
-  onTrees(pack: string, entries: readonly BlobEntry[], trees: SummaryBatch): void;
+  /** Summaries of the pack's trees that verified, tagged with their entry's position in `encoded`. */
+  onTrees(encoded: Buffer, trees: SummaryBatch): void;
   progress: Progress;
   throwIfAborted(): void;
 }
@@ -43,34 +44,37 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
   report();
   await mapLimit(o.packs, o.pool.size * 2, async (pack) => {
     o.throwIfAborted();
-    const entries = o.entries(pack);
+    const encoded = o.encoded(pack);
+    const count = encoded.length / HEADER_ENTRY;
+    const entries = (): BlobEntry[] => decodeHeader(encoded, `pack ${pack.slice(0, 8)}`);
     let v: VerifyOutcome | undefined;
     // A local file the worker cannot read is loaded through the backend (its retries, its errors).
-    if (root !== undefined) v = await o.pool.verify(pack, { path: join(root, handlePath({ type: "data", name: pack })) }, entries, true);
+    if (root !== undefined) v = await o.pool.verify(pack, { path: join(root, handlePath({ type: "data", name: pack })) }, encoded, true);
     if (v === undefined || "unreadable" in v) {
       let bytes: Buffer;
       try {
         bytes = await repo.backend.load({ type: "data", name: pack });
       } catch (err) {
         if (!repo.backend.isPermanent(err)) throw err;
-        o.onDamage(pack, [`it cannot be read (${msg(err)})`], entries);
+        o.onDamage(pack, [`it cannot be read (${msg(err)})`], entries());
         return;
       }
-      v = await o.pool.verify(pack, { bytes }, entries, true);
+      v = await o.pool.verify(pack, { bytes }, encoded, true);
       if ("unreadable" in v) throw new Error(`unreachable: ${v.unreadable}`);
     }
     counts.packsRead++;
-    counts.blobsRead += entries.length;
+    counts.blobsRead += count;
     counts.bytesRead += v.size;
     report();
-    if (v.trees) o.onTrees(pack, entries, v.trees);
+    if (v.trees) o.onTrees(encoded, v.trees);
     const messages: string[] = [];
     if (v.badHash) messages.push(`its contents do not match its name (their SHA-256 is ${v.badHash.slice(0, 8)}…)`);
     if (v.headerProblem) messages.push(msg(v.headerProblem));
-    const failed = v.failed.map((f) => entries[f.i]).filter((e) => e !== undefined);
+    const all = v.failed.length ? entries() : [];
+    const failed = v.failed.map((f) => all[f.i]).filter((e) => e !== undefined);
     if (failed.length) {
       const first = msg(v.failed[0]?.message ?? "");
-      messages.push(`${failed.length} of its ${entries.length} blobs fail verification (${first}${failed.length > 1 ? "; …" : ""})`);
+      messages.push(`${failed.length} of its ${count} blobs fail verification (${first}${failed.length > 1 ? "; …" : ""})`);
     }
     if (messages.length) o.onDamage(pack, messages, failed);
   });
@@ -97,7 +101,8 @@ export async function summarizeTreePacks(repo: Repository, o: Pick<ReadDataOptio
     } catch {
       return; // the walk loads each tree it needs itself, and reports or throws what it finds
     }
-    o.onTrees(pack, trees, await o.pool.summarize(pack, base, bytes, trees));
+    const encoded = encodeHeader(trees);
+    o.onTrees(encoded, await o.pool.summarize(pack, base, bytes, encoded));
   });
 }
 

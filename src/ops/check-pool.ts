@@ -1,7 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
-import type { BlobEntry } from "../repository/blob.js";
-import { encodeHeader } from "../repository/pack.js";
+import { HEADER_ENTRY } from "../repository/pack.js";
 import type { Repository } from "../repository/repository.js";
 import type { CheckWorkerInit, FromCheckWorker, ToCheckWorker } from "./check-protocol.js";
 import type { SummaryBatch } from "./tree-summary.js";
@@ -48,14 +47,14 @@ export class CheckPool {
     return this.#workers.length;
   }
 
-  /** Verifies one whole pack: a local file the worker reads, or bytes (unusable afterwards). */
-  async verify(id: string, from: { path: string } | { bytes: Buffer }, entries: readonly BlobEntry[], trees: boolean): Promise<VerifyOutcome> {
+  /** Verifies one whole pack against its index entries (pack-header encoding): a local file the worker reads, or bytes (unusable afterwards). */
+  async verify(id: string, from: { path: string } | { bytes: Buffer }, entries: Uint8Array, trees: boolean): Promise<VerifyOutcome> {
     const seq = ++this.#seq;
     let m: FromCheckWorker;
-    if ("path" in from) m = await this.#send({ t: "verify", seq, id, entries: encodeHeader(entries), trees, path: from.path }, []);
+    if ("path" in from) m = await this.#send({ t: "verify", seq, id, entries, trees, path: from.path }, []);
     else {
       const view = transferable(from.bytes);
-      m = await this.#send({ t: "verify", seq, id, entries: encodeHeader(entries), trees, bytes: view }, [view.buffer as ArrayBuffer]);
+      m = await this.#send({ t: "verify", seq, id, entries, trees, bytes: view }, [view.buffer as ArrayBuffer]);
     }
     if (m.t === "unreadable") return { unreadable: m.message };
     if (m.t !== "verdict") throw new CofferError("IO", "A check worker answered out of turn.");
@@ -63,12 +62,33 @@ export class CheckPool {
     return v;
   }
 
-  /** Verifies and summarises the tree blobs in `bytes` (the pack's range from `base`; unusable afterwards). */
-  async summarize(pack: string, base: number, bytes: Buffer, entries: readonly BlobEntry[]): Promise<SummaryBatch> {
+  /** Verifies and summarises the tree blobs (entries in pack-header encoding) in `bytes`, the pack's range from `base` (unusable afterwards). */
+  async summarize(pack: string, base: number, bytes: Buffer, entries: Uint8Array): Promise<SummaryBatch> {
     const view = transferable(bytes);
-    const m = await this.#send({ t: "trees", seq: ++this.#seq, pack, base, bytes: view, entries: encodeHeader(entries) }, [view.buffer as ArrayBuffer]);
+    const m = await this.#send({ t: "trees", seq: ++this.#seq, pack, base, bytes: view, entries }, [view.buffer as ArrayBuffer]);
     if (m.t !== "trees") throw new CofferError("IO", "A check worker answered out of turn.");
     return m.trees;
+  }
+
+  /**
+   * Opens and parses an index file (`bytes` is unusable afterwards): its packs with their
+   * entries (pack-header encoding), and what it supersedes. Throws CofferError (CORRUPT,
+   * UNSUPPORTED) when it is damaged, as reading it here would.
+   */
+  async readIndex(id: string, bytes: Buffer): Promise<{ packs: [string, Buffer][]; supersedes: string[] }> {
+    const view = transferable(bytes);
+    const m = await this.#send({ t: "index", seq: ++this.#seq, id, bytes: view }, [view.buffer as ArrayBuffer]);
+    if (m.t === "damaged") throw new CofferError(m.code, m.message);
+    if (m.t !== "index") throw new CofferError("IO", "A check worker answered out of turn.");
+    const all = Buffer.from(m.entries.buffer, m.entries.byteOffset, m.entries.byteLength);
+    let o = 0;
+    const packs = m.packs.map((p, i): [string, Buffer] => {
+      const end = o + (m.counts[i] ?? 0) * HEADER_ENTRY;
+      const entries = all.subarray(o, end);
+      o = end;
+      return [p, entries];
+    });
+    return { packs, supersedes: m.supersedes };
   }
 
   #send(msg: ToCheckWorker, transfer: ArrayBuffer[]): Promise<FromCheckWorker> {

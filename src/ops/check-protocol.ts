@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../core/errors.js";
 import type { SummaryBatch } from "./tree-summary.js";
 import type { PackVerdict } from "./verify-pack.js";
 
@@ -43,11 +44,25 @@ export interface SummarizeTrees {
   entries: Uint8Array;
 }
 
-export type ToCheckWorker = VerifyPack | SummarizeTrees;
+/** Open, hash-check and parse one index file. */
+export interface ReadIndex {
+  t: "index";
+  seq: number;
+  /** The index file's id (its expected SHA-256). */
+  id: string;
+  /** Its bytes (transferred). */
+  bytes: Uint8Array;
+}
+
+export type ToCheckWorker = VerifyPack | SummarizeTrees | ReadIndex;
 
 export type FromCheckWorker =
   | ({ t: "verdict"; seq: number; /** Bytes read. */ size: number } & PackVerdict)
   /** A local pack file could not be read; the main thread loads it through the backend. */
   | { t: "unreadable"; seq: number; message: string }
   | { t: "trees"; seq: number; trees: SummaryBatch }
+  /** An index file: its packs, each one's entries (pack-header encoding, one after another in `entries`), what it supersedes. */
+  | { t: "index"; seq: number; packs: string[]; counts: Uint32Array; entries: Uint8Array; supersedes: string[] }
+  /** An index file that is damaged (or of a newer format): why, as a CofferError's code and message. */
+  | { t: "damaged"; seq: number; code: ErrorCode; message: string }
   | { t: "fatal"; seq: number; message: string };

@@ -3,15 +3,19 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import { crypterFromKey } from "../crypto/aead.js";
-import { decodeHeader } from "../repository/pack.js";
+import { CofferError } from "../core/errors.js";
+import { decodeJsonFile } from "../repository/file-codec.js";
+import { readIndexFile } from "../repository/index-file.js";
+import { decodeHeader, encodeHeader, HEADER_ENTRY } from "../repository/pack.js";
 import { BlobVerifier } from "./blob-verifier.js";
-import type { CheckWorkerInit, FromCheckWorker, SummarizeTrees, ToCheckWorker, VerifyPack } from "./check-protocol.js";
+import type { CheckWorkerInit, FromCheckWorker, ReadIndex, SummarizeTrees, ToCheckWorker, VerifyPack } from "./check-protocol.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
 import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js";
 
 /**
  * A `check` worker: all the CPU-heavy work of verifying packs (SHA-256 of every byte, the
- * header, AES-GCM, zstd and the HMAC of every blob) and of summarising trees happens here.
+ * header, AES-GCM, zstd and the HMAC of every blob), of summarising trees and of parsing
+ * index files happens here.
  * A local pack file is read in pieces into one reusable window; messages are handled one at a
  * time, and the main thread bounds how many wait.
  */
@@ -52,7 +56,8 @@ port.on("message", (m: ToCheckWorker) => {
   let out: FromCheckWorker;
   const transfer: ArrayBuffer[] = [];
   try {
-    out = m.t === "verify" ? verify(m) : trees(m);
+    out = m.t === "verify" ? verify(m) : m.t === "trees" ? trees(m) : index(m);
+    if (out.t === "index") transfer.push(out.counts.buffer as ArrayBuffer, out.entries.buffer as ArrayBuffer);
     const batch = out.t === "verdict" || out.t === "trees" ? out.trees : undefined;
     if (batch) transfer.push(batch.ids.buffer as ArrayBuffer, batch.table.buffer as ArrayBuffer);
     if (batch && batch.table.length > 3 * 1000) gc();
@@ -61,6 +66,28 @@ port.on("message", (m: ToCheckWorker) => {
   }
   port.postMessage(out, transfer);
 });
+
+/** An index file parsed here, so the main thread never holds its JSON; a full collection then drops it. */
+function index(m: ReadIndex): FromCheckWorker {
+  let file: ReturnType<typeof readIndexFile>;
+  try {
+    file = readIndexFile(decodeJsonFile(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), crypter, `index ${m.id.slice(0, 8)}`, m.id), m.id);
+  } catch (err) {
+    if (err instanceof CofferError) return { t: "damaged", seq: m.seq, code: err.code, message: err.message };
+    throw err;
+  }
+  const counts = new Uint32Array(file.packs.length);
+  const entries = new Uint8Array(file.packs.reduce((n, [, blobs]) => n + blobs.length * HEADER_ENTRY, 0));
+  let o = 0;
+  file.packs.forEach(([, blobs], i) => {
+    counts[i] = blobs.length;
+    entries.set(encodeHeader(blobs), o);
+    o += blobs.length * HEADER_ENTRY;
+  });
+  const out: FromCheckWorker = { t: "index", seq: m.seq, packs: file.packs.map(([p]) => p), counts, entries, supersedes: file.supersedes };
+  gc();
+  return out;
+}
 
 function entriesOf(m: { entries: Uint8Array }, what: string) {
   return decodeHeader(Buffer.from(m.entries.buffer, m.entries.byteOffset, m.entries.byteLength), what);

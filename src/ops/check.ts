@@ -6,11 +6,10 @@ import { parseKeyFile } from "../crypto/keyfile.js";
 import { type BlobEntry, decodeBlob } from "../repository/blob.js";
 import { parseConfig } from "../repository/config.js";
 import { sha256Hex } from "../repository/file-codec.js";
-import { readIndexFile } from "../repository/index-file.js";
 import { Lock } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { MasterIndex } from "../repository/master-index.js";
-import { decodeHeader, encodeHeader } from "../repository/pack.js";
+import { decodeHeader, encodeHeader, HEADER_ENTRY } from "../repository/pack.js";
 import type { Repository } from "../repository/repository.js";
 import { defaultWorkerCount } from "../snapshot/archive-pool.js";
 import { decodeTree } from "../snapshot/tree.js";
@@ -20,7 +19,7 @@ import { type DataSubset, parseSubset, selectPacks } from "./check-subset.js";
 import { type DataState, TreeChecker } from "./check-trees.js";
 import { describeDiff, diffEntries, expectedPackSize, readPackHeader } from "./pack-header.js";
 import { stampIntegrity } from "./stamp-integrity.js";
-import { packSummary, readSummaryBatch, type SummaryBatch, summarizeTree, type TreeSummary } from "./tree-summary.js";
+import { packSummary, type SummaryBatch, SummaryStore, summarizeTree, type TreeSummary } from "./tree-summary.js";
 
 export interface CheckOptions {
   /** Read, decrypt and verify every byte of every pack. */
@@ -106,7 +105,7 @@ class Checker {
   /** Damaged blob → the packs in which it is damaged. */
   readonly damagedBlobs = new Map<string, Set<string>>();
   readonly progress: Progress;
-  readonly treeSummaries = new Map<string, TreeSummary>();
+  readonly treeSummaries = new SummaryStore();
   packsRead = 0;
   blobsRead = 0;
   bytesRead = 0;
@@ -145,33 +144,35 @@ class Checker {
   }
 
   /**
-   * The index, the pack listing, then at once (one worker pool) the header check of packs not
-   * read, the data read, and the summaries of trees in packs not read: the main thread's reads
-   * overlap the workers' CPU, and no tree is decoded twice. Returns whether every pack was read.
+   * The index, the pack listing, then at once the header check of packs not read, the data
+   * read, and the summaries of trees in packs not read: the main thread's reads overlap the
+   * workers' CPU, and no tree is decoded twice. One worker pool does the CPU work of all of it,
+   * index files included (their JSON never reaches the main thread's heap). Returns whether
+   * every pack was read.
    */
   async #indexAndPacks(subset: DataSubset | undefined): Promise<boolean> {
-    // Workers start while the index loads when packs will be read.
-    let pool = this.opts.readData || subset ? this.#newPool() : undefined;
+    // The workers start while the config and keys are read; they parse the index files.
+    const pool = new CheckPool(this.repo, Math.max(1, this.opts.workers ?? defaultWorkerCount()));
     try {
       await this.#configAndKeys();
-      const indexErrors = await this.#indexFiles();
+      const indexErrors = await this.#indexFiles(pool);
       await this.#listPacks(indexErrors);
       const indexed = [...this.packEntries.keys()].filter((p) => this.onDisk.has(p)).sort();
       const toRead = subset ? selectPacks(indexed, subset) : this.opts.readData ? indexed : [];
       const reading = new Set(toRead);
       const notRead = indexed.filter((p) => !reading.has(p));
       const treePacks = notRead.map((pack) => ({ pack, trees: this.#entries(pack).filter((e) => e.type === "tree") })).filter((p) => p.trees.length > 0);
-      if (treePacks.length) pool ??= this.#newPool();
-      const onTrees = (_pack: string, entries: readonly BlobEntry[], batch: SummaryBatch): void => this.#addSummaries(entries, batch);
+      // A summary's tag is its entry's position; the entry's id is at byte 2 of its 46.
+      const onTrees = (encoded: Buffer, batch: SummaryBatch): void => this.treeSummaries.add(batch, (i) => encoded.toString("hex", i * HEADER_ENTRY + 2, i * HEADER_ENTRY + 34));
       const throwIfAborted = (): void => this.#throwIfAborted();
       await Promise.all([
         this.#packHeaders(notRead),
-        pool && treePacks.length ? summarizeTreePacks(this.repo, { pool, packs: treePacks, onTrees, throwIfAborted }) : undefined,
-        pool && toRead.length
+        treePacks.length ? summarizeTreePacks(this.repo, { pool, packs: treePacks, onTrees, throwIfAborted }) : undefined,
+        toRead.length
           ? readData(this.repo, {
               pool,
               packs: toRead,
-              entries: (p) => this.#entries(p),
+              encoded: (p) => this.packEntries.get(p) ?? Buffer.alloc(0),
               size: (p) => this.onDisk.get(p) ?? 0,
               onDamage: (p, messages, blobs) => this.#markPack(p, messages, blobs),
               onTrees,
@@ -182,12 +183,8 @@ class Checker {
       ]);
       return reading.size === indexed.length && indexed.length === this.packEntries.size && (this.opts.readData === true || subset !== undefined);
     } finally {
-      await pool?.close();
+      await pool.close();
     }
-  }
-
-  #newPool(): CheckPool {
-    return new CheckPool(this.repo, Math.max(1, this.opts.workers ?? defaultWorkerCount()));
   }
 
   #error(p: CheckProblem): void {
@@ -222,13 +219,13 @@ class Checker {
   }
 
   /** Loads every index file; returns how many failed. */
-  async #indexFiles(): Promise<number> {
+  async #indexFiles(pool: CheckPool): Promise<number> {
     const ids = await this.repo.listIds("index");
     let done = 0;
     const files = await mapLimit(ids, this.repo.backend.properties.connections, async (id) => {
       this.#throwIfAborted();
       try {
-        return { id, file: readIndexFile(await this.repo.loadJson("index", id), id) };
+        return { id, file: await pool.readIndex(id, await this.repo.backend.load({ type: "index", name: id })) };
       } catch (err) {
         if (!isDamage(err)) throw err;
         this.#error({ kind: "index", id, message: `Index file ${id.slice(0, 8)} is damaged (${msg(err)}); run "coffer repair index" to rebuild the index from the packs.` });
@@ -251,21 +248,20 @@ class Checker {
     return files.length - good.length;
   }
 
-  #addPack(pack: string, blobs: BlobEntry[]): void {
+  /** Adds a pack's index entries (pack-header encoding). */
+  #addPack(pack: string, encoded: Buffer): void {
+    const what = `pack ${pack.slice(0, 8)}`;
     const known = this.packEntries.get(pack);
-    // A pack listed by two index files keeps the union of its entries.
-    const add = known ? diffEntries(blobs, decodeHeader(known, `pack ${pack.slice(0, 8)}`)).missing : blobs;
-    if (known && add.length === 0) return;
-    this.packEntries.set(pack, known ? Buffer.concat([known, encodeHeader(add)]) : encodeHeader(blobs));
-    this.index.addPack(pack, add);
-  }
-
-  /** Trees summarised by the workers, used (and dropped) by the walk. */
-  #addSummaries(entries: readonly BlobEntry[], batch: SummaryBatch): void {
-    for (const [i, summary] of readSummaryBatch(batch)) {
-      const hex = entries[i]?.id.toString("hex");
-      if (hex !== undefined && !this.treeSummaries.has(hex)) this.treeSummaries.set(hex, summary);
+    if (!known) {
+      this.packEntries.set(pack, encoded);
+      this.index.addPack(pack, decodeHeader(encoded, what));
+      return;
     }
+    // A pack listed by two index files keeps the union of its entries.
+    const add = diffEntries(decodeHeader(encoded, what), decodeHeader(known, what)).missing;
+    if (add.length === 0) return;
+    this.packEntries.set(pack, Buffer.concat([known, encodeHeader(add)]));
+    this.index.addPack(pack, add);
   }
 
   #entries(pack: string): BlobEntry[] {
@@ -383,11 +379,7 @@ class Checker {
     const good = loaded.filter((s) => s !== undefined);
     const trees = new TreeChecker({
       loadTree: (id) => this.#loadTree(id),
-      takeSummary: (id) => {
-        const s = this.treeSummaries.get(id);
-        this.treeSummaries.delete(id);
-        return s;
-      },
+      takeSummary: (id) => this.treeSummaries.take(id),
       dataState: this.#dataState,
       concurrency: this.repo.backend.properties.connections * 2,
       onTree: () => this.progress.update({ phase: "check:trees", filesDone: trees.treesChecked }),

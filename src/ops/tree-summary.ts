@@ -101,15 +101,47 @@ export class SummaryBatchBuilder {
   }
 }
 
-/** The summaries of a batch with their tags; the ids are views of the batch's buffer. */
-export function* readSummaryBatch(b: SummaryBatch): Generator<[tag: number, summary: TreeSummary]> {
-  const invalid = new Map(b.invalid);
-  let o = 0;
-  for (let t = 0; t * 3 < b.table.length; t++) {
-    const tag = b.table[t * 3] ?? 0;
-    const subEnd = o + (b.table[t * 3 + 1] ?? 0) * ID_BYTES;
-    const blobEnd = subEnd + (b.table[t * 3 + 2] ?? 0) * ID_BYTES;
-    yield [tag, { subtrees: b.ids.subarray(o, subEnd), blobs: b.ids.subarray(subEnd, blobEnd), invalid: invalid.get(t) ?? [] }];
-    o = blobEnd;
+/**
+ * Summaries kept until the walk asks for them, as little more than their batches: one map
+ * entry per tree (id → batch and position), the summary itself made when it is taken.
+ */
+export class SummaryStore {
+  #batches: { b: SummaryBatch; offsets: Uint32Array }[] = [];
+  #where = new Map<string, number>();
+
+  get size(): number {
+    return this.#where.size;
+  }
+
+  /** Adds a batch; `idOf` names the tree a tag stands for (hex). A tree already held keeps its first summary. */
+  add(b: SummaryBatch, idOf: (tag: number) => string): void {
+    const n = b.table.length / 3;
+    if (n === 0) return;
+    const offsets = new Uint32Array(n);
+    let o = 0;
+    for (let t = 0; t < n; t++) {
+      offsets[t] = o;
+      o += ((b.table[t * 3 + 1] ?? 0) + (b.table[t * 3 + 2] ?? 0)) * ID_BYTES;
+    }
+    const no = this.#batches.push({ b, offsets }) - 1;
+    for (let t = 0; t < n; t++) {
+      const id = idOf(b.table[t * 3] ?? 0);
+      if (!this.#where.has(id)) this.#where.set(id, no * 2 ** 24 + t);
+    }
+  }
+
+  /** The summary of a tree, removed from the store; undefined when none is held. */
+  take(id: string): TreeSummary | undefined {
+    const at = this.#where.get(id);
+    if (at === undefined) return undefined;
+    this.#where.delete(id);
+    const e = this.#batches[Math.floor(at / 2 ** 24)];
+    if (!e) return undefined;
+    const t = at % 2 ** 24;
+    const start = e.offsets[t] ?? 0;
+    const subEnd = start + (e.b.table[t * 3 + 1] ?? 0) * ID_BYTES;
+    const end = subEnd + (e.b.table[t * 3 + 2] ?? 0) * ID_BYTES;
+    const invalid = e.b.invalid.find(([i]) => i === t)?.[1] ?? [];
+    return { subtrees: e.b.ids.subarray(start, subEnd), blobs: e.b.ids.subarray(subEnd, end), invalid };
   }
 }

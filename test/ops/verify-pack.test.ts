@@ -9,7 +9,7 @@ import { type BlobEntry, blobId, decodeBlob, encodeBlob } from "../../src/reposi
 import { PackBuilder } from "../../src/repository/pack.js";
 import { BlobVerifier } from "../../src/ops/blob-verifier.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "../../src/ops/pack-bytes.js";
-import { packSummary, readSummaryBatch, SummaryBatchBuilder, summarizeTree, type TreeSummary } from "../../src/ops/tree-summary.js";
+import { packSummary, SummaryBatchBuilder, SummaryStore, summarizeTree, type TreeSummary } from "../../src/ops/tree-summary.js";
 import { type PackVerdict, verifyPack } from "../../src/ops/verify-pack.js";
 import type { Tree } from "../../src/snapshot/tree.js";
 
@@ -78,10 +78,12 @@ for (const [name, crypter] of [["aes-256-gcm", new AesGcmCrypter(randomBytes(32)
       assert.equal(v.badHash, undefined);
       assert.equal(v.headerProblem, undefined);
       assert.deepEqual(v.failed, []);
-      const trees = [...readSummaryBatch(v.trees!)];
-      assert.equal(trees.length, 1);
-      assert.equal(trees[0]![0], 4, "tagged with the tree's entry number");
-      assert.deepEqual(plainSummary(trees[0]![1]), plainSummary(packSummary(summarizeTree(tree))));
+      const store = new SummaryStore();
+      store.add(v.trees!, (tag) => `entry ${tag}`);
+      assert.equal(store.size, 1);
+      const s = store.take("entry 4");
+      assert.ok(s, "tagged with the tree's entry number");
+      assert.deepEqual(plainSummary(s), plainSummary(packSummary(summarizeTree(tree))));
     });
 
     it("names the blob a flipped byte damages, and the hash", () => {
@@ -167,20 +169,22 @@ describe("BlobVerifier", () => {
 });
 
 describe("tree summaries", () => {
-  it("read back from a batch as they went in, invalid nodes included", () => {
+  it("come back out of a batch and the store as they went in, invalid nodes included, each once", () => {
     const b = new SummaryBatchBuilder();
     const other: Tree = { nodes: [{ name: "d", type: "dir" } as Tree["nodes"][number]] };
     b.add(7, summarizeTree(tree));
     b.add(9, summarizeTree(other));
-    const back = [...readSummaryBatch(b.finish())];
-    assert.deepEqual(
-      back.map(([tag]) => tag),
-      [7, 9],
-    );
-    assert.deepEqual(plainSummary(back[0]![1]), plainSummary(packSummary(summarizeTree(tree))));
-    assert.equal(plainSummary(back[0]![1]).subtrees, "ab".repeat(32));
-    assert.deepEqual(back[0]![1].invalid, ['file "bad" names an invalid blob id']);
-    assert.deepEqual(back[1]![1].invalid, ['directory "d" has no valid subtree id']);
-    assert.equal(back[0]![1].blobs.length, 64);
+    const store = new SummaryStore();
+    store.add(b.finish(), (tag) => `tree ${tag}`);
+    const first = store.take("tree 7");
+    const second = store.take("tree 9");
+    assert.ok(first && second);
+    assert.deepEqual(plainSummary(first), plainSummary(packSummary(summarizeTree(tree))));
+    assert.equal(plainSummary(first).subtrees, "ab".repeat(32));
+    assert.equal(plainSummary(first).blobs, "cd".repeat(32) + "ef".repeat(32));
+    assert.deepEqual(first.invalid, ['file "bad" names an invalid blob id']);
+    assert.deepEqual(second.invalid, ['directory "d" has no valid subtree id']);
+    assert.equal(second.subtrees.length, 0);
+    assert.equal(store.take("tree 7"), undefined, "taken once");
   });
 });
