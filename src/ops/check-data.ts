@@ -42,7 +42,11 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
   const bytesTotal = o.packs.reduce((n, p) => n + o.size(p), 0);
   const report = (): void => o.progress.update({ phase: "check:data", filesDone: counts.packsRead, filesTotal: o.packs.length, bytesDone: counts.bytesRead, bytesTotal });
   report();
-  await mapLimit(o.packs, o.pool.size * 2, async (pack) => {
+  // Costliest first (bytes, and a per-blob cost that makes packs of small trees slow), so the
+  // last packs are short and no worker idles long while another finishes.
+  const cost = (p: string): number => o.size(p) + (o.encoded(p).length / HEADER_ENTRY) * 8192;
+  const order = [...o.packs].sort((a, b) => cost(b) - cost(a));
+  await mapLimit(order, o.pool.size * 2, async (pack) => {
     o.throwIfAborted();
     const encoded = o.encoded(pack);
     const count = encoded.length / HEADER_ENTRY;

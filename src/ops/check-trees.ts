@@ -27,44 +27,66 @@ export interface TreeCheckDeps {
 
 const NONE: readonly string[] = Object.freeze([]);
 
+/** The damaged objects below a tree, or a promise of them while trees below are loading. */
+type Found = readonly string[] | Promise<readonly string[]>;
+
 export class TreeChecker {
   /** Trees that failed to load or hold invalid nodes, with the reason. */
   readonly treeProblems = new Map<string, string>();
   /** Data blobs a tree names that no index lists. */
   readonly missingBlobs = new Set<string>();
   treesChecked = 0;
-  readonly #memo = new Map<string, Promise<readonly string[]>>();
+  /** Per tree: what `reach` found, or will find once its loads are done. */
+  readonly #memo = new Map<string, Found>();
   #active = 0;
   readonly #queue: (() => void)[] = [];
 
   constructor(private readonly deps: TreeCheckDeps) {}
 
   /** The damaged objects (tree and data blob ids) reachable from a tree, itself included. */
-  reach(id: string): Promise<readonly string[]> {
-    let p = this.#memo.get(id);
-    if (!p) {
-      p = this.#visit(id);
-      this.#memo.set(id, p);
-    }
-    return p;
+  async reach(id: string): Promise<readonly string[]> {
+    return this.#reach(id);
   }
 
-  async #visit(id: string): Promise<readonly string[]> {
-    let tree: TreeSummary | undefined = this.deps.takeSummary?.(id);
+  /**
+   * Trees with a summary at hand are walked synchronously (no promise per tree); only trees
+   * that must be loaded, and the trees above them, wait.
+   */
+  #reach(id: string): Found {
+    let found = this.#memo.get(id);
+    if (found === undefined) {
+      const summary = this.deps.takeSummary?.(id);
+      found = summary ? this.#visit(id, summary) : this.#load(id);
+      this.#memo.set(id, found);
+    }
+    return found;
+  }
+
+  async #load(id: string): Promise<readonly string[]> {
+    let tree: TreeSummary;
     try {
-      tree ??= await this.#limited(() => this.deps.loadTree(id));
+      tree = await this.#limited(() => this.deps.loadTree(id));
     } catch (err) {
       // Damage is a finding; anything else (backend down, interrupted) stops the check.
       if (err instanceof CofferError && err.code !== "CORRUPT" && err.code !== "NOT_FOUND") throw err;
       this.treeProblems.set(id, err instanceof Error ? err.message : String(err));
-      return [id];
-    } finally {
       this.treesChecked++;
       this.deps.onTree?.();
+      return [id];
     }
+    return this.#visit(id, tree);
+  }
+
+  #visit(id: string, tree: TreeSummary): Found {
+    this.treesChecked++;
+    this.deps.onTree?.();
     const bad = new Set<string>();
-    const subtrees: Promise<readonly string[]>[] = [];
-    for (let o = 0; o < tree.subtrees.length; o += ID_BYTES) subtrees.push(this.reach(toHex(tree.subtrees.subarray(o, o + ID_BYTES))));
+    const waiting: Promise<readonly string[]>[] = [];
+    for (let o = 0; o < tree.subtrees.length; o += ID_BYTES) {
+      const sub = this.#reach(toHex(tree.subtrees.subarray(o, o + ID_BYTES)));
+      if (sub instanceof Promise) waiting.push(sub);
+      else for (const b of sub) bad.add(b);
+    }
     for (let o = 0; o < tree.blobs.length; o += ID_BYTES) {
       const b = tree.blobs.subarray(o, o + ID_BYTES);
       const state = this.deps.dataState(b);
@@ -78,8 +100,12 @@ export class TreeChecker {
       this.treeProblems.set(id, `tree ${id.slice(0, 8)} is invalid: ${invalid.slice(0, 3).join("; ")}${invalid.length > 3 ? ` (and ${invalid.length - 3} more)` : ""}`);
       bad.add(id);
     }
-    for (const sub of await Promise.all(subtrees)) for (const b of sub) bad.add(b);
-    return bad.size === 0 ? NONE : [...bad];
+    const done = (): readonly string[] => (bad.size === 0 ? NONE : [...bad]);
+    if (waiting.length === 0) return done();
+    return Promise.all(waiting).then((subs) => {
+      for (const sub of subs) for (const b of sub) bad.add(b);
+      return done();
+    });
   }
 
   async #limited<T>(fn: () => Promise<T>): Promise<T> {
