@@ -2,7 +2,7 @@
 # coffer against restic with both repositories in one S3 server (Ceph's RADOS Gateway on
 # loopback), in one run on this machine: init, initial backup, unchanged backup, restore.
 #
-#   npm run bench:s3                         # scale 1: starts Ceph, runs restic then coffer, stops Ceph
+#   npm run bench:s3                         # scale 1: starts Ceph, runs each step with restic then coffer, stops Ceph
 #   BENCH_SCALE=0.25 npm run bench:s3        # a smaller generated dataset
 #   BENCH_DATA=/some/tree npm run bench:s3   # back up this tree instead of a generated one
 #   BENCH_TOOLS=coffer npm run bench:s3      # one tool only (no ratios)
@@ -68,32 +68,38 @@ stamp=$(date +%s)
 echo "bench:s3: $(du -sm "$data" | cut -f1) MB from $data into $S3_ENDPOINT; $(restic version | cut -d' ' -f1-2); load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 out=$dir/results-s3-$scale.tsv
 : >"$out"
-for tool in $tools; do
-  work=$dir/s3-work-$tool
-  rm -rf "$work"; mkdir -p "$work"
-  # A fresh local cache for each tool (restic and coffer both keep theirs under XDG_CACHE_HOME).
-  export XDG_CACHE_HOME=$work/cache
-  repo=s3:$S3_ENDPOINT/$tool-$stamp restored=$work/restored
+# Step by step, the tools one after the other (restic, then coffer, by default), so that the two
+# runs of a step are minutes closer in time than when each tool runs its whole sequence: the
+# load other processes put on a shared machine drifts less between them.
+run() {  # run TOOL STEP ARGS...: one timed step of TOOL, a TSV row
+  local tool=$1 step=$2; shift 2
+  local work=$dir/s3-work-$tool base
   case $tool in
-    restic) base=(restic -r "$repo") ;;
-    coffer) read -ra base <<<"$COFFER"; base+=(-r "$repo") ;;
-    *) echo "bench:s3: unknown tool $tool" >&2; exit 2 ;;
+    restic) base=(restic) ;;
+    coffer) read -ra base <<<"$COFFER" ;;
   esac
-  sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-  run() {  # run STEP ARGS...: one timed step, a TSV row
-    local step=$1; shift
-    if ! /usr/bin/time -f '%e %M %U %S' -o "$work/time.$step" "${base[@]}" "$@" >"$work/log.$step" 2>&1; then
-      echo "bench:s3: $tool $step failed, see $work/log.$step" >&2; tail -5 "$work/log.$step" >&2; exit 1
-    fi
-    local wall rss user sys; read -r wall rss user sys <"$work/time.$step"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$wall" "$((rss / 1024))" "$(awk "BEGIN { print $user + $sys }")" | tee -a "$out"
-  }
-  run init init
-  run backup-initial backup "$data"
-  run backup-unchanged backup "$data"
-  run restore restore latest --target "$restored"
+  # Each tool keeps its local cache under XDG_CACHE_HOME: a fresh one per tool and run.
+  if ! XDG_CACHE_HOME=$work/cache /usr/bin/time -f '%e %M %U %S' -o "$work/time.$step" "${base[@]}" -r "s3:$S3_ENDPOINT/$tool-$stamp" "$@" >"$work/log.$step" 2>&1; then
+    echo "bench:s3: $tool $step failed, see $work/log.$step" >&2; tail -5 "$work/log.$step" >&2; exit 1
+  fi
+  local wall rss user sys; read -r wall rss user sys <"$work/time.$step"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$wall" "$((rss / 1024))" "$(awk "BEGIN { print $user + $sys }")" | tee -a "$out"
+}
+for tool in $tools; do
+  case $tool in restic | coffer) ;; *) echo "bench:s3: unknown tool $tool" >&2; exit 2 ;; esac
+  rm -rf "$dir/s3-work-$tool"; mkdir -p "$dir/s3-work-$tool"
+done
+for tool in $tools; do run "$tool" init init; done
+for tool in $tools; do
+  sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true   # each reads the data from disk
+  run "$tool" backup-initial backup "$data"
+done
+for tool in $tools; do run "$tool" backup-unchanged backup "$data"; done
+for tool in $tools; do
+  restored=$dir/s3-work-$tool/restored
+  run "$tool" restore restore latest --target "$restored"
   root=$restored; [ -d "$restored$data" ] && root=$restored$data
-  if diff -r "$data" "$root" >"$work/diff.txt" 2>&1; then note=identical; else note="DIFFERS($(wc -l <"$work/diff.txt") lines)"; fi
+  if diff -r "$data" "$root" >"$dir/s3-work-$tool/diff.txt" 2>&1; then note=identical; else note="DIFFERS($(wc -l <"$dir/s3-work-$tool/diff.txt") lines)"; fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$tool" restore-compare 0 0 "$note" | tee -a "$out"
   rm -rf "$restored"
 done
