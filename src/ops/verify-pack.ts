@@ -64,7 +64,21 @@ export function verifyPack(src: PackBytes, id: string, entries: readonly BlobEnt
   order.sort((a, b) => (entries[a]?.offset ?? 0) - (entries[b]?.offset ?? 0) || a - b);
 
   const trees = o.trees ? new SummaryBatchBuilder() : undefined;
+  const digest = streamPack(src, entries, order, where, o, trees, verdict.failed);
+  if (digest !== id) verdict.badHash = digest;
+  verdict.failed.sort((a, b) => a.i - b.i);
+  if (trees?.count) verdict.trees = trees.finish();
+  return verdict;
+}
+
+/**
+ * The hot loop, kept apart (and small) so the optimising compiler keeps one stable version of
+ * it across packs: every byte through SHA-256 a piece at a time, each blob (in `order`)
+ * verified once its last byte is in. Returns the hex SHA-256 of the pack.
+ */
+function streamPack(src: PackBytes, entries: readonly BlobEntry[], order: readonly number[], where: string, o: VerifyOptions, trees: SummaryBatchBuilder | undefined, failed: PackVerdict["failed"]): string {
   const hash = createHash("sha256");
+  const size = src.size;
   let next = 0;
   for (let pos = 0; pos < size; ) {
     const end = Math.min(size, pos + o.piece);
@@ -72,25 +86,26 @@ export function verifyPack(src: PackBytes, id: string, entries: readonly BlobEnt
     hash.update(src.advance(end, waiting ? Math.min(waiting.offset, pos) : pos));
     pos = end;
     for (let e = entries[order[next] ?? -1]; e && e.offset + e.length <= pos; e = entries[order[++next] ?? -1]) {
-      const i = order[next] ?? 0;
-      try {
-        const stored = src.view(e.offset, e.offset + e.length);
-        if (e.type === "data") o.blobs.verify(stored, e, where);
-        else {
-          const plain = decodeBlob(stored, e, o.crypter, o.idKey, where);
-          if (trees) summarizeInto(trees, i, plain);
-        }
-        o.allocated?.(e.length + (e.type === "tree" && e.compressed ? e.rawLength : 0));
-      } catch (err) {
-        verdict.failed.push({ i, message: message(err) });
-      }
+      const problem = verifyBlob(src.view(e.offset, e.offset + e.length), e, order[next] ?? 0, where, o, trees);
+      if (problem !== undefined) failed.push({ i: order[next] ?? 0, message: problem });
     }
   }
-  const digest = hash.digest("hex");
-  if (digest !== id) verdict.badHash = digest;
-  verdict.failed.sort((a, b) => a.i - b.i);
-  if (trees?.count) verdict.trees = trees.finish();
-  return verdict;
+  return hash.digest("hex");
+}
+
+/** Verifies one blob (a tree is also summarised); returns why it fails, if it does. */
+function verifyBlob(stored: Buffer, e: BlobEntry, i: number, where: string, o: VerifyOptions, trees: SummaryBatchBuilder | undefined): string | undefined {
+  try {
+    if (e.type === "data") o.blobs.verify(stored, e, where);
+    else {
+      const plain = decodeBlob(stored, e, o.crypter, o.idKey, where);
+      if (trees) summarizeInto(trees, i, plain);
+    }
+    o.allocated?.(e.length + (e.type === "tree" && e.compressed ? e.rawLength : 0));
+    return undefined;
+  } catch (err) {
+    return message(err);
+  }
 }
 
 /**
