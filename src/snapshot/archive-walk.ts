@@ -252,8 +252,10 @@ export class ArchiveWalk {
   }
 
   #compare(c: Child): number {
-    const enc = encodeName(c.name);
-    return compareStat(c.stat, c.old as TreeNode, enc.name, enc.name_raw, this.names, c.target);
+    const old = c.old as TreeNode;
+    // Found by name key: a node stored without name_raw has exactly this name (old-dir.ts).
+    const enc = old.name_raw === undefined ? old : encodeName(c.name);
+    return compareStat(c.stat, old, enc.name, enc.name_raw, this.names, c.target);
   }
 
   #blobsPresent(ids: readonly string[]): boolean {
