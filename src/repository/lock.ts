@@ -193,9 +193,10 @@ export async function ensureLocksHeld(repo: Repository): Promise<void> {
   for (const lock of [...(held.get(repo) ?? [])]) await lock.ensureHeld();
 }
 
-export async function loadLocks(repo: Repository): Promise<{ id: string; file: LockFile | undefined }[]> {
+export async function loadLocks(repo: Repository, except?: string): Promise<{ id: string; file: LockFile | undefined }[]> {
   const out: { id: string; file: LockFile | undefined }[] = [];
   for (const id of await repo.listIds("lock")) {
+    if (id === except) continue; // our own: no need to read it back (a request to a remote store)
     try {
       out.push({ id, file: (await repo.loadJson("lock", id)) as LockFile });
     } catch (err) {
@@ -232,8 +233,8 @@ function processAlive(pid: number): boolean {
 
 async function findConflict(repo: Repository, ownId: string, exclusive: boolean, onWarning?: (w: Warning) => void): Promise<{ id: string; file: LockFile } | undefined> {
   const now = repo.clock();
-  for (const { id, file } of await loadLocks(repo)) {
-    if (id === ownId || !file) continue;
+  for (const { id, file } of await loadLocks(repo, ownId)) {
+    if (!file) continue;
     if (isStale(file, now)) {
       await repo.backend.remove({ type: "lock", name: id }).catch(() => undefined);
       onWarning?.({ code: "STALE_LOCK", message: `removed stale lock of pid ${file.pid} on ${file.hostname} from ${file.time}` });

@@ -10,6 +10,7 @@ import { prune } from "../../src/ops/prune.js";
 import { ensureLocksHeld, Lock, LOCK_STALE_MS, removeLocks } from "../../src/repository/lock.js";
 import { Repository } from "../../src/repository/repository.js";
 import { backup } from "../../src/snapshot/archiver.js";
+import { CountingBackend } from "../helpers/counting-backend.js";
 import type { Snapshot } from "../../src/snapshot/snapshot.js";
 import { saveSnapshot } from "../../src/snapshot/snapshot-store.js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -154,3 +155,15 @@ class HookBackend extends MemoryBackend {
     yield* super.list(type);
   }
 }
+
+test("taking a lock reads only the other locks back, never its own file", async () => {
+  const counting = new CountingBackend(new MemoryBackend());
+  const repo = await Repository.init(counting, { encryption: "none" });
+  const alone = await Lock.acquire(repo, { exclusive: false });
+  assert.equal(counting.loads.lock, 0);
+  await alone.release();
+  await repo.saveJson("lock", { time: new Date().toISOString(), hostname: "elsewhere", pid: 4242, exclusive: false, username: "u" });
+  const beside = await Lock.acquire(repo, { exclusive: false });
+  assert.equal(counting.loads.lock, 1, "the other host's lock, checked for a conflict");
+  await beside.release();
+});
