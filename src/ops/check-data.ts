@@ -86,12 +86,19 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
 }
 
 /**
- * The tree half of the work for packs not read whole: each pack's tree blobs loaded in one
- * range read and summarised in the workers. Trees that fail are left for the walk, which loads
- * them again and says why.
+ * The tree half of the work for packs not read whole: their tree blobs, in runs of up to
+ * TREE_RUN (one range read each, so every worker gets a share), verified and summarised in the
+ * workers. Trees that fail are left for the walk, which loads them again and says why.
  */
+const TREE_RUN = 1024;
+
 export async function summarizeTreePacks(repo: Repository, o: Pick<ReadDataOptions, "pool" | "onTrees" | "throwIfAborted"> & { packs: { pack: string; trees: BlobEntry[] }[] }): Promise<void> {
-  await mapLimit(o.packs, o.pool.size * 2, async ({ pack, trees }) => {
+  const runs: { pack: string; trees: BlobEntry[] }[] = [];
+  for (const { pack, trees } of o.packs) {
+    const sorted = [...trees].sort((a, b) => a.offset - b.offset);
+    for (let i = 0; i < sorted.length; i += TREE_RUN) runs.push({ pack, trees: sorted.slice(i, i + TREE_RUN) });
+  }
+  await mapLimit(runs, o.pool.size * 2, async ({ pack, trees }) => {
     o.throwIfAborted();
     let base = Infinity;
     let end = 0;

@@ -28,12 +28,13 @@ const PIECE = 1024 * 1024;
  * Opening a blob allocates its plaintext in small pieces (BlobVerifier), which V8 frees only
  * when it collects. Those pieces die young, so a minor collection (a scavenge of a small young
  * generation: well under a millisecond) every 4 MiB opened frees them and keeps the worker's
- * memory flat; a full collection costs tens of milliseconds and runs only after a pack of trees,
- * whose decoded objects outlive a scavenge.
+ * memory flat; a full collection costs tens of milliseconds and runs only after every 4096
+ * trees summarised, whose decoded objects outlive a scavenge.
  */
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as (o?: { type: "minor" | "major" }) => void;
 let sinceCollect = 0;
+let treesSinceCollect = 0;
 const crypter = crypterFromKey(init.key);
 const idKey = Buffer.from(init.idKey);
 const window = new ReadWindow(PIECE + init.maxBlob + crypter.overhead);
@@ -60,7 +61,11 @@ port.on("message", (m: ToCheckWorker) => {
     if (out.t === "index") transfer.push(out.counts.buffer as ArrayBuffer, out.entries.buffer as ArrayBuffer);
     const batch = out.t === "verdict" || out.t === "trees" ? out.trees : undefined;
     if (batch) transfer.push(batch.ids.buffer as ArrayBuffer, batch.table.buffer as ArrayBuffer);
-    if (batch && batch.table.length > 3 * 1000) gc();
+    treesSinceCollect += batch ? batch.table.length / 3 : 0;
+    if (treesSinceCollect >= 4096) {
+      treesSinceCollect = 0;
+      gc();
+    }
   } catch (err) {
     out = { t: "fatal", seq: m.seq, message: err instanceof Error ? err.message : String(err) };
   }
