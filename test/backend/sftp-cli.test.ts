@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,7 +8,9 @@ import { after, before, describe, it } from "node:test";
 import { openBackend, wrapBackend } from "../../src/backend/open.js";
 import { TEST_KDF } from "../../src/crypto/kdf.js";
 import { Repository } from "../../src/repository/repository.js";
-import { assertOneSentence, baseEnv, type CliRun, digestTree, makeTree, PASSWORD, runCli, sleep, spawnCli } from "../faults/fault-helpers.js";
+import { baseEnv, makeTree, PASSWORD, sleep, spawnCli } from "../faults/fault-helpers.js";
+import { expectFailure, expectOk } from "../faults/s3-fault-helpers.js";
+import { RemoteCli } from "../helpers/remote-cli.js";
 import { freePort } from "../helpers/s3-server.js";
 import { sftpSkip, type SftpServer, startSftpServer } from "../helpers/sftp-server.js";
 
@@ -22,53 +23,21 @@ import { sftpSkip, type SftpServer, startSftpServer } from "../helpers/sftp-serv
  */
 describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() }, () => {
   let server: SftpServer;
-  let dir: string;
-  let home: string;
+  const sb = new RemoteCli(baseEnv);
+  const { env, cli, backupId, roundTrip, expectRecovered } = sb;
 
   before(async () => {
     server = await startSftpServer();
-    dir = await mkdtemp(join(tmpdir(), "coffer-sftp-cli-"));
+    sb.dir = await mkdtemp(join(tmpdir(), "coffer-sftp-cli-"));
     // A user whose ~/.ssh holds the key sshd accepts and the server's host key, as after "ssh" once.
-    home = join(dir, "home");
-    mkdirSync(join(home, ".ssh"), { recursive: true, mode: 0o700 });
-    writeFileSync(join(home, ".ssh", "id_ed25519"), readFileSync(server.userKey), { mode: 0o600 });
-    writeFileSync(join(home, ".ssh", "known_hosts"), `${server.hostKeyLine}\n`);
+    mkdirSync(join(sb.home, ".ssh"), { recursive: true, mode: 0o700 });
+    writeFileSync(join(sb.home, ".ssh", "id_ed25519"), readFileSync(server.userKey), { mode: 0o600 });
+    writeFileSync(join(sb.home, ".ssh", "known_hosts"), `${server.hostKeyLine}\n`);
   });
   after(async () => {
     await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (sb.dir) await rm(sb.dir, { recursive: true, force: true });
   });
-
-  const env = (extra: Record<string, string> = {}): Record<string, string> => baseEnv(home, extra);
-  const cli = (url: string, argv: string[], extra: Record<string, string> = {}): Promise<CliRun> => runCli(["-r", url, ...argv], { env: env(extra), cwd: dir });
-
-  function expectOk(r: CliRun, what: string): void {
-    assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.err}`);
-  }
-
-  /** One "coffer: ..." line, no stack trace, the exit code asked for; returns the line. */
-  function expectFailure(r: CliRun, code: number, message: RegExp): string {
-    assert.equal(r.code, code, `exit code ${r.code}, wanted ${code}:\n${r.err}`);
-    const line = assertOneSentence(r.err);
-    assert.match(line, message);
-    return line;
-  }
-
-  async function backupId(url: string, src: string, extra: Record<string, string> = {}): Promise<string> {
-    const r = await cli(url, ["--json", "backup", src], extra);
-    expectOk(r, "backup");
-    const id = (JSON.parse(r.out) as { snapshot_id: string }).snapshot_id;
-    assert.match(id, /^[0-9a-f]{64}$/);
-    return id;
-  }
-
-  async function restoredDigest(url: string, snapshot: string, src: string): Promise<Record<string, string>> {
-    const target = join(dir, `restore-${randomBytes(4).toString("hex")}`);
-    expectOk(await cli(url, ["restore", snapshot, "--target", target]), "restore");
-    const d = digestTree(join(target, src));
-    await rm(target, { recursive: true, force: true });
-    return d;
-  }
 
   /** Packs in a repository on the server's disk (the server is this machine). */
   function packCount(name: string): number {
@@ -79,19 +48,8 @@ describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() 
 
   it("inits, backs up, checks every byte and restores exactly, with the user's ~/.ssh", async () => {
     const url = server.url("e2e");
-    const src = join(dir, "src-roundtrip");
-    makeTree(src, { small: 40, big: [3 << 20, 20 << 20] });
-
-    const init = await cli(url, ["init"]);
-    expectOk(init, "init");
-    assert.match(init.out, new RegExp(`created coffer repository [0-9a-f]{10} at ${url.replace(/[.]/g, "\\.")}`));
-    const first = await backupId(url, src);
-    writeFileSync(join(src, "d0", "changed.txt"), "a new file\n");
-    const second = await backupId(url, src);
-
-    assert.deepEqual(await restoredDigest(url, second, src), digestTree(src));
-    const firstDigest = await restoredDigest(url, first, src);
-    assert.equal(firstDigest["d0/changed.txt"], undefined);
+    const src = join(sb.dir, "src-roundtrip");
+    await roundTrip(url, src);
     expectOk(await cli(url, ["check", "--read-data"]), "check --read-data");
     // The scp-like form names the same repository (port from COFFER_SFTP_PORT, known_hosts as "[host]:port").
     const scp = `sftp:${server.user}@127.0.0.1:${join(server.root, "e2e")}`;
@@ -105,7 +63,7 @@ describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() 
   it("refuses a key the server does not accept in one sentence, exit 1", async () => {
     const url = server.url("wrongkey");
     expectOk(await cli(url, ["init"]), "init");
-    const wrong = join(dir, "wrong_key");
+    const wrong = join(sb.dir, "wrong_key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", wrong], { stdio: "ignore" });
     const r = await cli(url, ["snapshots"], { COFFER_SFTP_KEY: wrong });
     expectFailure(r, 1, new RegExp(`^coffer: The SSH server 127\\.0\\.0\\.1:${server.port} refused the login of "${server.user}" with ${wrong.replace(/[.]/g, "\\.")}; add the public key to ~${server.user}/\\.ssh/authorized_keys on the server, or name the right key with COFFER_SFTP_KEY`));
@@ -113,15 +71,15 @@ describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() 
 
   it("refuses a server whose host key is unknown or changed in one sentence, exit 1", async () => {
     const url = server.url("hostkey");
-    const empty = join(dir, "known_hosts.empty");
+    const empty = join(sb.dir, "known_hosts.empty");
     writeFileSync(empty, "");
     const r = await cli(url, ["init"], { COFFER_SFTP_KNOWN_HOSTS: empty });
     expectFailure(r, 1, new RegExp(`^coffer: The SSH server 127\\.0\\.0\\.1:${server.port} is not listed in .*known_hosts\\.empty, so coffer cannot tell that it is the right server \\(it presents the ssh-ed25519 key SHA256:\\S+\\); connect once with "ssh -p ${server.port} ${server.user}@127\\.0\\.0\\.1" to check and accept its key, then run coffer again\\.$`));
     assert.equal(existsSync(join(server.root, "hostkey")), false);
 
-    const otherKey = join(dir, "other_host_key");
+    const otherKey = join(sb.dir, "other_host_key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey], { stdio: "ignore" });
-    const changed = join(dir, "known_hosts.changed");
+    const changed = join(sb.dir, "known_hosts.changed");
     writeFileSync(changed, `[127.0.0.1]:${server.port} ${readFileSync(`${otherKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ")}\n`);
     expectFailure(await cli(url, ["init"], { COFFER_SFTP_KNOWN_HOSTS: changed }), 1, /^coffer: The host key of 127\.0\.0\.1:\d+ has changed \(it presents the ssh-ed25519 key SHA256:\S+, but .* line 1 lists another\): someone may be intercepting the connection/);
   });
@@ -140,17 +98,17 @@ describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() 
   it("survives the server killed in the middle of a backup: a clear error, no damage, the next run completes", async (t) => {
     const name = "kill";
     const url = server.url(name);
-    const opened = wrapBackend(openBackend(url, { env: { HOME: home } }));
+    const opened = wrapBackend(openBackend(url, { env: { HOME: sb.home } }));
     // Small packs, so the backup uploads many and is surely in the middle when the server dies.
     await (await Repository.init(opened, { password: PASSWORD, kdf: TEST_KDF, packSize: 1 << 20 })).close();
-    const early = join(dir, "src-early");
+    const early = join(sb.dir, "src-early");
     makeTree(early, { small: 20, big: [2 << 20], seed: 7 });
     const earlyId = await backupId(url, early);
 
-    const src = join(dir, "src-kill");
+    const src = join(sb.dir, "src-kill");
     makeTree(src, { small: 10, big: [24 << 20, 24 << 20], seed: 8 });
     const before = packCount(name);
-    const run = spawnCli(["-r", url, "backup", src], { env: env({ COFFER_BACKEND_RETRIES: "2" }), cwd: dir });
+    const run = spawnCli(["-r", url, "backup", src], { env: env({ COFFER_BACKEND_RETRIES: "2" }), cwd: sb.dir });
     let uploaded = 0;
     try {
       for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(20)) {
@@ -166,12 +124,6 @@ describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() 
       await server.start();
     }
 
-    const snaps = await cli(url, ["--json", "snapshots"]);
-    expectOk(snaps, "snapshots");
-    assert.deepEqual((JSON.parse(snaps.out) as { id: string }[]).map((s) => s.id), [earlyId], "the interrupted backup saved no snapshot");
-    const id = await backupId(url, src);
-    assert.deepEqual(await restoredDigest(url, id, src), digestTree(src));
-    assert.deepEqual(await restoredDigest(url, earlyId, early), digestTree(early));
-    expectOk(await cli(url, ["check", "--read-data"]), "check --read-data");
+    await expectRecovered(url, earlyId, early, src);
   });
 });

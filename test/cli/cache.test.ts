@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openBackend, wrapBackend } from "../../src/backend/open.js";
 import { sha256Hex } from "../../src/repository/file-codec.js";
 import { isCacheDirTag } from "../../src/snapshot/filters.js";
-import { baseEnv, type CliRun, makeTree, runCli } from "../faults/fault-helpers.js";
-import { bucketName, removeBucket, type S3Server, startS3Server } from "../helpers/s3-server.js";
+import { type CliRun, makeTree } from "../faults/fault-helpers.js";
+import { s3Sandbox } from "../helpers/remote-cli.js";
+import { bucketName } from "../helpers/s3-server.js";
 import { sftpSkip, type SftpServer, startSftpServer } from "../helpers/sftp-server.js";
 
 /**
@@ -18,34 +17,10 @@ import { sftpSkip, type SftpServer, startSftpServer } from "../helpers/sftp-serv
  * check do), a damaged cached file is replaced, forgotten snapshots leave it, and --no-cache,
  * --cache-dir and COFFER_CACHE_DIR do what they say.
  */
-let server: S3Server;
-let dir: string;
-const buckets: string[] = [];
+const sb = s3Sandbox("coffer-cache-cli-");
+const { cli } = sb;
 
-before(
-  async () => {
-    server = await startS3Server();
-    Object.assign(process.env, server.env);
-    dir = await mkdtemp(join(tmpdir(), "coffer-cache-cli-"));
-  },
-  { timeout: 180_000 },
-);
-after(
-  async () => {
-    for (const b of buckets) await removeBucket(server, b);
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  },
-  { timeout: 60_000 },
-);
-
-const home = (): string => join(dir, "home");
-const cacheRoot = (): string => join(home(), "cache", "coffer");
-
-function cli(url: string, argv: string[], extra: Record<string, string> = {}): Promise<CliRun> {
-  mkdirSync(home(), { recursive: true });
-  return runCli(["-r", url, ...argv], { env: baseEnv(home(), { ...server.env, ...extra }), cwd: dir });
-}
+const cacheRoot = (): string => join(sb.home, "cache", "coffer");
 
 function expectOk(r: CliRun, what: string): CliRun {
   assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.err}`);
@@ -70,13 +45,13 @@ describe("coffer with an S3 repository and the local cache", { timeout: 600_000 
   let url: string;
   let src: string;
 
-  it("is tested against a named server", (t) => t.diagnostic(server.note));
+  it("is tested against a named server", (t) => t.diagnostic(sb.server.note));
 
   it("fills the cache with index files, snapshots and tree packs, tagged CACHEDIR.TAG", async () => {
     const bucket = bucketName("cache");
-    buckets.push(bucket);
-    url = `s3:${server.endpoint}/${bucket}/repo`;
-    src = join(dir, "src");
+    sb.buckets.push(bucket);
+    url = `s3:${sb.server.endpoint}/${bucket}/repo`;
+    src = join(sb.dir, "src");
     makeTree(src, { small: 30, big: [2 << 20] });
     expectOk(await cli(url, ["init"]), "init");
     expectOk(await cli(url, ["backup", src]), "backup");
@@ -140,19 +115,19 @@ describe("coffer with an S3 repository and the local cache", { timeout: 600_000 
   });
 
   it("--no-cache leaves no cache; --cache-dir and COFFER_CACHE_DIR move it", async () => {
-    const none = join(dir, "cache-none");
+    const none = join(sb.dir, "cache-none");
     expectOk(await cli(url, ["--no-cache", "snapshots"], { XDG_CACHE_HOME: none }), "snapshots --no-cache");
     assert.equal(existsSync(none), false);
-    const flag = join(dir, "cache-flag");
+    const flag = join(sb.dir, "cache-flag");
     expectOk(await cli(url, ["--cache-dir", flag, "snapshots"]), "snapshots --cache-dir");
     assert.equal(namesIn(join(repoCacheDir(flag), "snapshots")).length, 1);
-    const env = join(dir, "cache-env");
+    const env = join(sb.dir, "cache-env");
     expectOk(await cli(url, ["snapshots"], { COFFER_CACHE_DIR: env }), "snapshots with COFFER_CACHE_DIR");
     assert.equal(namesIn(join(repoCacheDir(env), "snapshots")).length, 1);
   });
 
   it("never fails a command over an unusable cache", async () => {
-    const blocked = join(dir, "cache-blocked");
+    const blocked = join(sb.dir, "cache-blocked");
     writeFileSync(blocked, "a file, not a directory\n");
     const r = expectOk(await cli(url, ["-v", "snapshots"], { COFFER_CACHE_DIR: blocked }), "snapshots");
     assert.match(r.err, /cache: the local cache .* cannot be used/);
@@ -170,9 +145,9 @@ describe("coffer with an SFTP repository and the local cache", { skip: sftpSkip(
 
   it("caches an sftp: repository too, and reads from the cache", async () => {
     const url = sftp.url("cached");
-    const root = join(dir, "cache-sftp");
+    const root = join(sb.dir, "cache-sftp");
     const run = (argv: string[]): Promise<CliRun> => cli(url, argv, { ...sftp.env, COFFER_CACHE_DIR: root });
-    const src = join(dir, "src-sftp");
+    const src = join(sb.dir, "src-sftp");
     makeTree(src, { small: 10, big: [] });
     expectOk(await run(["init"]), "init");
     expectOk(await run(["backup", src]), "backup");

@@ -1,5 +1,6 @@
 import { ioError, type SystemError } from "../../src/core/errors.js";
 import { handlePath, type Backend, type BackendProperties, type FileInfo, type FileType, type Handle, type LoadOptions } from "../../src/backend/backend.js";
+import { DelegatingBackend } from "./delegating-backend.js";
 
 export type BackendOp = "create" | "save" | "load" | "stat" | "list" | "remove";
 
@@ -35,30 +36,28 @@ export function systemError(code: string, message: string, syscall = "write"): S
  * `isPermanent` and `isNotFound` (delegated to the inner backend) classify them as for real.
  * `faults` may be changed at any time; `calls` counts calls per operation.
  */
-export class FaultyBackend implements Backend {
+export class FaultyBackend extends DelegatingBackend {
   readonly calls: Record<BackendOp, number> = { create: 0, save: 0, load: 0, stat: 0, list: 0, remove: 0 };
   /** Bytes of the saves that succeeded; removes do not give space back. */
   savedBytes = 0;
 
   constructor(
-    readonly inner: Backend,
+    inner: Backend,
     public faults: Faults = {},
-  ) {}
-
-  get location(): string {
-    return this.inner.location;
+  ) {
+    super(inner);
   }
 
-  get properties(): BackendProperties {
+  override get properties(): BackendProperties {
     return this.inner.properties;
   }
 
-  async create(): Promise<void> {
+  override async create(): Promise<void> {
     this.#call("create");
     return this.inner.create();
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  override async save(h: Handle, data: Uint8Array): Promise<void> {
     this.#call("save", h);
     const limit = this.faults.spaceBytes;
     if (limit !== undefined && this.savedBytes + data.byteLength > limit) {
@@ -68,7 +67,7 @@ export class FaultyBackend implements Backend {
     this.savedBytes += data.byteLength;
   }
 
-  async load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+  override async load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
     this.#call("load", h);
     if (this.faults.failLoad?.(h)) throw this.faults.loadError ?? transient("load", h, this.location, "read");
     const data = await this.inner.load(h, opts);
@@ -79,31 +78,19 @@ export class FaultyBackend implements Backend {
     return data;
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  override async stat(h: Handle): Promise<FileInfo> {
     this.#call("stat", h);
     return this.inner.stat(h);
   }
 
-  async *list(type: FileType): AsyncIterable<FileInfo> {
+  override async *list(type: FileType): AsyncIterable<FileInfo> {
     this.#call("list");
     yield* this.inner.list(type);
   }
 
-  async remove(h: Handle): Promise<void> {
+  override async remove(h: Handle): Promise<void> {
     this.#call("remove", h);
     return this.inner.remove(h);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  isNotFound(err: unknown): boolean {
-    return this.inner.isNotFound(err);
-  }
-
-  isPermanent(err: unknown): boolean {
-    return this.inner.isPermanent(err);
   }
 
   #call(op: BackendOp, h?: Handle): void {

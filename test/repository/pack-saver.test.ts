@@ -1,34 +1,27 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "../../src/backend/backend.js";
+import type { Handle, SaveOptions } from "../../src/backend/backend.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { PackSaver } from "../../src/repository/pack-saver.js";
 import { Repository } from "../../src/repository/repository.js";
+import { DelegatingBackend } from "../helpers/delegating-backend.js";
 
 /** Holds every pack upload until `release`; records what each save was told. */
-class GatedBackend implements Backend {
-  readonly inner = new MemoryBackend();
-  readonly properties: BackendProperties;
+class GatedBackend extends DelegatingBackend {
   readonly saves: { h: Handle; sha256: string | undefined; data: Buffer }[] = [];
   uploading = 0;
   #open = false;
   #waiting: (() => void)[] = [];
 
   constructor(remote: boolean) {
-    this.properties = { ...this.inner.properties, remote, connections: 5 };
-  }
-  get location(): string {
-    return this.inner.location;
+    super(new MemoryBackend(), { remote, connections: 5 });
   }
   release(): void {
     this.#open = true;
     for (const w of this.#waiting.splice(0)) w();
   }
-  create(): Promise<void> {
-    return this.inner.create();
-  }
-  async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+  override async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
     this.saves.push({ h, sha256: opts?.sha256, data: Buffer.from(data) });
     if (h.type === "data" && !this.#open) {
       this.uploading++;
@@ -36,27 +29,6 @@ class GatedBackend implements Backend {
       this.uploading--;
     }
     return this.inner.save(h, data);
-  }
-  load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
-    return this.inner.load(h, opts);
-  }
-  stat(h: Handle): Promise<FileInfo> {
-    return this.inner.stat(h);
-  }
-  list(type: FileType): AsyncIterable<FileInfo> {
-    return this.inner.list(type);
-  }
-  remove(h: Handle): Promise<void> {
-    return this.inner.remove(h);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  isNotFound(err: unknown): boolean {
-    return this.inner.isNotFound(err);
-  }
-  isPermanent(err: unknown): boolean {
-    return this.inner.isPermanent(err);
   }
 }
 
