@@ -23,7 +23,7 @@ before(async () => (f = await s3Faults("concurrent")), { timeout: 180_000 });
 after(async () => {
   for (const p of proxies) await p.close();
   await f?.cleanup();
-}, { timeout: 60_000 });
+}, { timeout: 180_000 });
 
 async function proxy(): Promise<TcpProxy> {
   const p = await startTcpProxy(Number(new URL(f.server.endpoint).port));

@@ -19,7 +19,7 @@ const PACK = 16 << 10;
 
 let f: S3Faults;
 before(async () => (f = await s3Faults("copy-kill")), { timeout: 180_000 });
-after(() => f?.cleanup(), { timeout: 60_000 });
+after(() => f?.cleanup(), { timeout: 180_000 });
 
 interface CopyJson {
   copied: { from: string; to: string; original: string }[];

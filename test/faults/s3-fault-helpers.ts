@@ -62,7 +62,9 @@ export async function s3Faults(name: string): Promise<S3Faults> {
       };
     },
     async cleanup() {
-      for (const b of buckets) await removeBucket(server, b);
+      // Bounded: emptying buckets is a courtesy to a long-lived server, not part of the test.
+      const deadline = Date.now() + 20_000;
+      for (const b of buckets) await removeBucket(server, b, deadline);
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     },

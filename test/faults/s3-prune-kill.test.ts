@@ -23,7 +23,7 @@ const PACK = 32 << 10;
 
 let f: S3Faults;
 before(async () => (f = await s3Faults("prune-kill")), { timeout: 180_000 });
-after(() => f?.cleanup(), { timeout: 60_000 });
+after(() => f?.cleanup(), { timeout: 180_000 });
 
 describe("coffer prune with the S3 server killed in the middle", { timeout: 600_000 }, () => {
   let gw: Gateway | undefined;

@@ -118,11 +118,12 @@ export function s3Sandbox(prefix: string): S3Sandbox {
   );
   after(
     async () => {
-      for (const b of sb.buckets) await removeBucket(sb.server, b);
+      const deadline = Date.now() + 20_000; // emptying buckets is a courtesy, bounded
+      for (const b of sb.buckets) await removeBucket(sb.server, b, deadline);
       await sb.server?.stop();
       await rm(sb.dir, { recursive: true, force: true });
     },
-    { timeout: 60_000 },
+    { timeout: 180_000 },
   );
   return sb;
 }
