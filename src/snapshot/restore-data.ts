@@ -1,20 +1,25 @@
+import { join } from "node:path";
+import { checkHandle, handlePath } from "../backend/backend.js";
 import { CofferError } from "../core/errors.js";
+import { collectGarbageIfGrown } from "../core/gc.js";
 import type { IndexedBlob } from "../repository/master-index.js";
-import { BLOB_FIELDS, type FileMeta, TARGET_FIELDS, type VerifyFile } from "./restore-protocol.js";
+import { BLOB_FIELDS, type FileMeta, MAX_RANGE, TARGET_FIELDS, type VerifyFile } from "./restore-protocol.js";
 import type { RestorePool } from "./restore-pool.js";
 import type { FileJob, Need, PreparedFiles, TargetWriter } from "./restore-target.js";
 
 /**
- * The data phase of a restore, pack by pack. The blobs needed from one pack are read in as
- * few ranges as make sense (gaps up to GAP are read through rather than cut into another
- * request), each range once, and handed to a worker with every (file, offset) each blob goes
- * to. A few ranges are in flight at a time, so memory stays bounded whatever the restore's
- * size. A blob that fails (damaged, missing pack) is tried from another pack that holds it,
- * if the index knows one; otherwise the files that need it are reported, naming the pack,
- * and every other file is still restored.
+ * The data phase of a restore, batch by batch of files (see buildPlan's onEntries), pack by
+ * pack within a batch. The blobs a batch needs from one pack are read in as few ranges as make
+ * sense (gaps up to GAP are read through rather than cut into another request; a range holds
+ * at most MAX_RANGE bytes unless one blob is larger), each range once, and handed to a worker
+ * with every (file, offset) each blob goes to. From a local repository the worker reads the
+ * range itself into a buffer it reuses; otherwise the main thread fetches it. At most two
+ * ranges per worker are in flight and at most two batches are planned at a time, so memory
+ * stays bounded whatever the restore's size. A blob that fails (damaged, missing pack) is
+ * tried from another pack that holds it, if the index knows one; otherwise the files that need
+ * it are reported, naming the pack, and every other file is still restored.
  */
 const GAP = 1024 * 1024;
-const MAX_RANGE = 64 * 1024 * 1024;
 
 interface Range {
   pack: string;
@@ -25,25 +30,97 @@ interface Range {
   finish: FileJob[];
 }
 
-export async function writeData(w: TargetWriter, pool: RestorePool, files: PreparedFiles, signal?: AbortSignal): Promise<void> {
-  const ranges = planRanges(files);
-  for (const job of files.jobs) {
-    if (job.metaByWorker || job.size === 0) continue;
-    try {
-      w.createFile(job);
-    } catch (err) {
-      w.failFile(job, `it could not be created: ${(err as Error).message}`, "IO");
+/**
+ * Writes the files of each batch it is given. A batch starts at once (its ranges queue behind
+ * the previous batch's); `add` returns when the batch before it is done, so the walk that
+ * plans the next batch runs while the workers write this one.
+ */
+export class DataWriter {
+  readonly #slots: Slots;
+  readonly #batches: Promise<void>[] = [];
+  readonly #root: string | undefined;
+  /** Every file written, for --verify (only then). */
+  readonly verifyJobs: FileJob[] = [];
+
+  constructor(
+    private readonly w: TargetWriter,
+    private readonly pool: RestorePool,
+    private readonly opts: { verify: boolean; signal?: AbortSignal },
+  ) {
+    this.#slots = new Slots(pool.size * 2, opts.signal);
+    this.#root = w.ctx.repo.backend.localRoot?.();
+  }
+
+  async add(files: PreparedFiles): Promise<void> {
+    if (this.opts.verify) this.verifyJobs.push(...files.jobs);
+    if (!files.jobs.some((f) => f.remaining > 0)) return;
+    const batch = this.#write(files);
+    batch.catch(() => undefined); // observed in turn
+    this.#batches.push(batch);
+    if (this.#batches.length < 2) return;
+    while (this.#batches.length > 1) await this.#batches.shift();
+    // The batch just done, and the trees walked for the next, are garbage V8 has promoted
+    // (they lived for seconds): without this the main heap grew to several batches' worth.
+    collectGarbageIfGrown(4 * 1024 * 1024);
+  }
+
+  /** Waits for every batch. */
+  async finish(): Promise<void> {
+    while (this.#batches.length > 0) await this.#batches.shift();
+    if (this.opts.signal?.aborted) throw new CofferError("INTERRUPTED", "The restore was interrupted; the target holds part of the snapshot.");
+  }
+
+  async #write(files: PreparedFiles): Promise<void> {
+    const ranges = planRanges(files);
+    for (const job of files.jobs) {
+      if (job.metaByWorker || job.size === 0) continue;
+      try {
+        this.w.createFile(job);
+      } catch (err) {
+        this.w.failFile(job, `it could not be created: ${(err as Error).message}`, "IO");
+      }
+    }
+    const retries: Range[] = [];
+    const run = new RangeRunner(this.w, this.pool, files, retries, this.#root);
+    let queue = ranges;
+    while (queue.length > 0) {
+      await Promise.all(queue.map((r) => this.#slots.run(() => run.range(r))));
+      queue = retries.splice(0);
     }
   }
-  const retries: Range[] = [];
-  const run = new RangeRunner(w, pool, files.jobs, retries);
-  const limit = pool.size * 2;
-  let queue = ranges;
-  while (queue.length > 0) {
-    await runBounded(queue, limit, (r) => run.range(r), signal);
-    queue = retries.splice(0);
+}
+
+/**
+ * At most `n` ranges in flight, first come first served (a batch's ranges go before the next
+ * batch's). After a failure or an abort, what waits is dropped.
+ */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  #failed = false;
+
+  constructor(
+    n: number,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.#free = n;
   }
-  if (signal?.aborted) throw new CofferError("INTERRUPTED", "The restore was interrupted; the target holds part of the snapshot.");
+
+  async run(fn: () => Promise<void>): Promise<void> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((res) => this.#waiting.push(res));
+    try {
+      if (this.#failed || this.signal?.aborted) return;
+      await fn();
+    } catch (err) {
+      this.#failed = true;
+      throw err;
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
 }
 
 /** Runs `fn` over items, at most `limit` at once; the first failure stops it and is thrown. */
@@ -91,13 +168,13 @@ function planRanges(files: PreparedFiles): Range[] {
   ranges.forEach((r, ri) => {
     for (const n of r.needs) {
       for (let t = 0; t < n.targets.length; t += 2) {
-        const f = n.targets[t] as number;
+        const f = (n.targets[t] as number) - files.base;
         only[f] = only[f] === -1 || only[f] === ri ? ri : -2;
       }
     }
   });
   for (const job of files.jobs) {
-    const ri = only[job.no] as number;
+    const ri = only[job.no - files.base] as number;
     if (ri >= 0) {
       job.metaByWorker = true;
       (ranges[ri] as Range).finish.push(job);
@@ -113,20 +190,27 @@ class RangeRunner {
   constructor(
     private readonly w: TargetWriter,
     private readonly pool: RestorePool,
-    private readonly jobs: FileJob[],
+    private readonly files: PreparedFiles,
     private readonly retries: Range[],
+    /** A local repository's directory: the workers read the packs themselves. */
+    private readonly root: string | undefined,
   ) {}
 
+  #job(no: number): FileJob | undefined {
+    return this.files.jobs[no - this.files.base];
+  }
+
   async range(r: Range): Promise<void> {
-    let data: Buffer;
+    let data: Buffer | undefined;
+    let read: { path: string; offset: number; length: number } | undefined;
+    const handle = { type: "data" as const, name: r.pack };
     try {
-      data = await this.w.ctx.repo.backend.load({ type: "data", name: r.pack }, { offset: r.offset, length: r.length });
+      if (this.root !== undefined) {
+        checkHandle(handle);
+        read = { path: join(this.root, handlePath(handle)), offset: r.offset, length: r.length };
+      } else data = await this.w.ctx.repo.backend.load(handle, { offset: r.offset, length: r.length });
     } catch (err) {
-      const why = `pack ${r.pack.slice(0, 8)} could not be read (${(err as Error).message})`;
-      const done: FileJob[] = [];
-      for (const n of r.needs) this.#blobFailed(n, r.pack, why, done);
-      this.#complete(done);
-      this.#report();
+      this.#rangeFailed(r, (err as Error).message);
       return;
     }
     const n = r.needs.length;
@@ -142,14 +226,18 @@ class RangeRunner {
         const f = need.targets[t] as number;
         targets.push(f, need.targets[t + 1] as number);
         // A copy: a view into a shared pool buffer would be cloned with the whole pool.
-        if (!paths.has(f)) paths.set(f, new Uint8Array((this.jobs[f] as FileJob).abs));
+        if (!paths.has(f)) paths.set(f, new Uint8Array((this.#job(f) as FileJob).abs));
       }
     });
     const finish: FileMeta[] = r.finish.filter((j) => j.metaByWorker).map((j) => ({ file: j.no, size: j.size, ...this.w.meta(j.entry.node) }));
-    const out = await this.pool.write({ data, pack: r.pack, ids, blobs, targets: Float64Array.from(targets), paths: [...paths], finish, close: [] });
+    const out = await this.pool.write({ ...(data ? { data } : { read }), pack: r.pack, ids, blobs, targets: Float64Array.from(targets), paths: [...paths], finish, close: [] });
+    if (out.readError !== undefined) {
+      this.#rangeFailed(r, out.readError);
+      return;
+    }
     this.w.ctx.result.bytesWritten += out.written;
     for (const fe of out.fileErrors) {
-      const job = this.jobs[fe.file];
+      const job = this.#job(fe.file);
       if (job) this.w.failFile(job, `writing it failed: ${fe.message}`, /ENOSPC|EDQUOT/.test(fe.message) ? "NO_SPACE" : "IO");
     }
     const failed = new Map(out.blobErrors.map((b) => [b.blob, b.message]));
@@ -163,6 +251,15 @@ class RangeRunner {
     this.#report();
   }
 
+  /** The range could not be read: every blob in it failed. */
+  #rangeFailed(r: Range, message: string): void {
+    const why = `pack ${r.pack.slice(0, 8)} could not be read (${message})`;
+    const done: FileJob[] = [];
+    for (const n of r.needs) this.#blobFailed(n, r.pack, why, done);
+    this.#complete(done);
+    this.#report();
+  }
+
   /** Tries another pack holding the blob, or reports every file that needed it. */
   #blobFailed(need: Need, pack: string, why: string, done: FileJob[]): void {
     need.tried ??= new Set();
@@ -170,14 +267,14 @@ class RangeRunner {
     const alt = this.w.ctx.repo.index.entriesOf(need.entry.id).find((e) => e.type === "data" && !need.tried?.has(e.pack));
     if (alt) {
       for (let t = 0; t < need.targets.length; t += 2) {
-        const job = this.jobs[need.targets[t] as number];
+        const job = this.#job(need.targets[t] as number);
         if (job) job.metaByWorker = false; // the worker may already have set it; set it again after
       }
       this.retries.push({ pack: alt.pack, offset: alt.offset, length: alt.length, needs: [{ ...need, entry: alt as IndexedBlob }], finish: [] });
       return;
     }
     for (let t = 0; t < need.targets.length; t += 2) {
-      const job = this.jobs[need.targets[t] as number];
+      const job = this.#job(need.targets[t] as number);
       if (job) this.w.failFile(job, why, "CORRUPT", pack);
     }
     this.#needDone(need, done);
@@ -185,7 +282,7 @@ class RangeRunner {
 
   #needDone(need: Need, done: FileJob[]): void {
     for (let t = 0; t < need.targets.length; t += 2) {
-      const job = this.jobs[need.targets[t] as number];
+      const job = this.#job(need.targets[t] as number);
       if (!job) continue;
       job.remaining--;
       this.w.bytesDone += need.entry.rawLength;
@@ -213,6 +310,7 @@ class RangeRunner {
 /** Re-reads every restored file in the workers and checks each chunk against its id. */
 export async function verifyFiles(w: TargetWriter, pool: RestorePool, jobs: FileJob[], signal?: AbortSignal): Promise<{ files: number; bytes: number; mismatches: number }> {
   const list = jobs.filter((j) => !j.failed);
+  const byNo = new Map(list.map((j) => [j.no, j]));
   const batches: FileJob[][] = [];
   let cur: FileJob[] = [];
   let bytes = 0;
@@ -233,9 +331,9 @@ export async function verifyFiles(w: TargetWriter, pool: RestorePool, jobs: File
     batches,
     pool.size * 2,
     async (batch) => {
-      const files: VerifyFile[] = batch.map((j) => ({ file: j.no, path: new Uint8Array(j.abs), ids: j.ids, lengths: Float64Array.from(j.lengths) }));
+      const files: VerifyFile[] = batch.map((j) => ({ file: j.no, path: new Uint8Array(j.abs), ids: j.verify?.ids ?? new Uint8Array(0), lengths: Float64Array.from(j.verify?.lengths ?? []) }));
       for (const o of await pool.verify(files)) {
-        const job = jobs[o.file] as FileJob;
+        const job = byNo.get(o.file) as FileJob;
         res.files++;
         res.bytes += o.bytes;
         if (o.problem !== undefined) {

@@ -1,5 +1,6 @@
 import { type BigIntStats, readdirSync } from "node:fs";
 import type { FilterDecision } from "./restore-filter.js";
+import { dirDisplay } from "./restore-plan.js";
 import type { TargetWriter } from "./restore-target.js";
 import { joinPath, lstatIfExists, removeEntry } from "./safe-path.js";
 import { encodeName } from "./tree.js";
@@ -22,9 +23,13 @@ export function deleteExtra(w: TargetWriter, backedUp: readonly string[]): void 
     }
     let isReal: boolean;
     if (i === 0 || d.materialize) isReal = state === "ok";
-    else isReal = real[d.parent] === true && lstatIfExists(w.abs(d.rel))?.isDirectory() === true;
+    else isReal = real[d.parent] === true && lstatIfExists(w.dirAbs(i))?.isDirectory() === true;
     real.push(isReal);
-    if (isReal && inside(w.ctx.plan.prefix + d.display || "/")) deleteIn(w, w.abs(d.rel), d.display, d.names, d.decision);
+    const display = dirDisplay(w.ctx.plan, i);
+    if (!isReal || !inside(w.ctx.plan.prefix + display || "/")) return;
+    // Without the names, everything would look extra: a plan made without keepNames is a bug.
+    if (!d.names) throw new Error("deleteExtra needs a plan built with keepNames");
+    deleteIn(w, w.dirAbs(i), display, d.names, d.decision);
   });
 }
 

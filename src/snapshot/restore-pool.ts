@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
+import { keepYoungGenerationSmall } from "../core/gc.js";
 import type { Repository } from "../repository/repository.js";
 import type { FromRestoreWorker, RestoreWorkerInit, VerifyFile, VerifyOutcome, WriteJob, WriteOutcome } from "./restore-protocol.js";
 
@@ -26,12 +27,15 @@ export class RestorePool {
   #closing = false;
 
   constructor(repo: Repository, workers: number) {
-    const init: RestoreWorkerInit = { key: repo.masterKey(), idKey: repo.idKey };
+    const init: RestoreWorkerInit = { key: repo.masterKey(), idKey: repo.idKey, maxBlob: repo.config.chunker.max };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+    let starting = Math.max(1, workers);
     for (let i = 0; i < Math.max(1, workers); i++) {
-      // A roomy young generation whatever the process's flags (the CLI keeps the main
-      // thread's small): a worker makes a few short-lived buffers per blob.
-      const w = new Worker(new URL(`./restore-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
+      const w = new Worker(new URL(`./restore-worker.${ext}`, import.meta.url), { workerData: init });
+      // Once every worker's V8 is set up (each resets the flag), see keepYoungGenerationSmall.
+      w.once("online", () => {
+        if (--starting === 0) keepYoungGenerationSmall();
+      });
       const st: WorkerState = { w, jobs: new Map(), exited: false };
       w.on("message", (m: FromRestoreWorker) => this.#onMessage(st, m));
       w.on("error", (err) => this.#fail(err));
@@ -47,9 +51,10 @@ export class RestorePool {
     return this.#workers.length;
   }
 
-  /** Writes one pack range; the job's data buffer is transferred (unusable afterwards). */
+  /** Writes one pack range; the job's data buffer, if any, is transferred (unusable afterwards). */
   write(job: Omit<WriteJob, "t" | "job">): Promise<WriteOutcome> {
     const d = job.data;
+    if (!d) return this.#submit((id) => ({ t: "write", job: id, ...job }), []) as Promise<WriteOutcome>;
     // Transfer without copying only when the bytes own their whole ArrayBuffer.
     const data = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? d : new Uint8Array(d);
     return this.#submit((id) => ({ t: "write", job: id, ...job, data }), [data.buffer as ArrayBuffer]) as Promise<WriteOutcome>;
@@ -83,7 +88,7 @@ export class RestorePool {
     const p = st.jobs.get(m.job);
     if (!p) return;
     st.jobs.delete(m.job);
-    if (m.t === "written") p.resolve({ written: m.written, blobErrors: m.blobErrors, fileErrors: m.fileErrors });
+    if (m.t === "written") p.resolve({ written: m.written, blobErrors: m.blobErrors, fileErrors: m.fileErrors, ...(m.readError !== undefined ? { readError: m.readError } : {}) });
     else p.resolve(m.files);
   }
 

@@ -1,14 +1,20 @@
 /**
- * Messages between the restorer (main thread) and its worker threads. The main thread fetches
- * pack ranges and hands each to a worker with where every blob goes; the worker opens, checks
- * and writes. Binary fields are typed arrays (cheap to clone; the pack bytes are transferred).
+ * Messages between the restorer (main thread) and its worker threads. Each job is one range of
+ * one pack and where every blob in it goes; the worker reads the range itself from a local
+ * repository (`read`), or is handed the bytes the main thread fetched (`data`, transferred);
+ * it opens, checks and writes. Binary fields are typed arrays (cheap to clone).
  */
 import type { FdMeta } from "./native.js";
 
 export interface RestoreWorkerInit {
   key: Uint8Array | null;
   idKey: Uint8Array;
+  /** The largest blob the chunker makes (the workers' buffers are sized for it). */
+  maxBlob: number;
 }
+
+/** A pack range read at once holds at most this many bytes (or one larger blob). */
+export const MAX_RANGE = 4 * 1024 * 1024;
 
 /** Fields per blob in `WriteJob.blobs`. */
 export const BLOB_FIELDS = 6;
@@ -27,8 +33,10 @@ export interface FileMeta extends FdMeta {
 export interface WriteJob {
   t: "write";
   job: number;
-  /** The bytes of one range of one pack. */
-  data: Uint8Array;
+  /** The bytes of one range of one pack (fetched by the main thread), or... */
+  data?: Uint8Array;
+  /** ...where the worker reads them: a pack file of a local repository and the range. */
+  read?: { path: string; offset: number; length: number };
   /** For naming the pack in errors. */
   pack: string;
   /** 32 bytes per blob. */
@@ -63,6 +71,8 @@ export type ToRestoreWorker =
   | { t: "end" };
 
 export interface WriteOutcome {
+  /** The worker could not read the range (`read`): nothing was written. */
+  readError?: string;
   /** Bytes written (all-zero blobs are skipped: they stay holes). */
   written: number;
   /** Blobs that failed to open or verify: index in the job and why. */

@@ -7,7 +7,7 @@ import type { Repository } from "../repository/repository.js";
 import { applyFdMeta, type FdMeta, type NativeFs, setTimes } from "./native.js";
 import { overwriteAction } from "./overwrite-policy.js";
 import type { RestoreFilter } from "./restore-filter.js";
-import type { PlanDir, PlanEntry, RestorePlan } from "./restore-plan.js";
+import { dirDisplay, dirRel, type PlanDir, type PlanEntry, type RestorePlan } from "./restore-plan.js";
 import type { ActionKind, OverwritePolicy, RestoreResult } from "./restorer.js";
 import { createFileNoFollow, joinPath, lstatIfExists, makeRealDir, openForReadNoFollow, removeEntry } from "./safe-path.js";
 import { nsFromIso, type TreeNode } from "./tree.js";
@@ -39,6 +39,7 @@ export interface TargetContext {
 
 /** A regular file whose content is written by the data phase. */
 export interface FileJob {
+  /** Its number for the workers: unique in the restore (batches go on counting). */
   no: number;
   entry: PlanEntry;
   abs: Buffer;
@@ -51,9 +52,8 @@ export interface FileJob {
    * applies its metadata (set by the data phase). Otherwise the main thread does both.
    */
   metaByWorker: boolean;
-  /** 32 bytes per content blob, and their plain lengths (for --verify). */
-  ids: Buffer;
-  lengths: number[];
+  /** For --verify only: 32 bytes per content blob, and their plain lengths. */
+  verify?: { ids: Buffer; lengths: number[] };
 }
 
 /** A data blob and every (file, offset) it is written to. */
@@ -65,7 +65,9 @@ export interface Need {
   tried?: Set<string>;
 }
 
+/** One batch of files: `jobs[i].no` is `base + i`. */
 export interface PreparedFiles {
+  base: number;
   jobs: FileJob[];
   needs: Map<string, Need>;
 }
@@ -88,6 +90,10 @@ export class TargetWriter {
   readonly deferred: PlanEntry[] = [];
   /** Hard links to make once their primary is written (restore-specials.ts). */
   readonly links: { entry: PlanEntry; primary: Primary }[] = [];
+  /** Files with several links, by device and inode: the first one restored (all batches). */
+  readonly #primaries = new Map<string, Primary>();
+  /** Files are numbered on across batches. */
+  #nextFile = 0;
   filesTotal = 0;
   filesDone = 0;
   bytesTotal = 0;
@@ -97,6 +103,11 @@ export class TargetWriter {
 
   abs(rel: Buffer): Buffer {
     return rel.length === 0 ? this.ctx.target : joinPath(this.ctx.target, rel);
+  }
+
+  /** The absolute path of a directory of the plan. */
+  dirAbs(i: number): Buffer {
+    return this.abs(dirRel(this.ctx.plan, i));
   }
 
   /** The snapshot path of an entry, for messages. */
@@ -163,7 +174,7 @@ export class TargetWriter {
       this.#state[i] = parent === "bad" ? "bad" : "missing";
       return;
     }
-    const abs = this.abs(d.rel);
+    const abs = this.dirAbs(i);
     if (dryRun) {
       const st = parent === "missing" ? undefined : lstatIfExists(abs);
       if (st?.isDirectory()) this.#state[i] = "ok";
@@ -173,7 +184,7 @@ export class TargetWriter {
         return;
       } else {
         this.#state[i] = "missing";
-        this.action(abs, d.display, "dir", st ? "overwrite" : "create");
+        this.action(abs, dirDisplay(this.ctx.plan, i), "dir", st ? "overwrite" : "create");
       }
       this.ctx.result.dirs++;
       return;
@@ -205,12 +216,15 @@ export class TargetWriter {
     return state === "missing" || state === "fresh" ? undefined : lstatIfExists(abs);
   }
 
-  /** Decides for every file, makes room for the ones to write, and lists the blobs they need. */
-  prepareFiles(): PreparedFiles {
-    const { plan, dryRun, repo } = this.ctx;
-    const out: PreparedFiles = { jobs: [], needs: new Map() };
-    const primaries = new Map<string, Primary>();
-    for (const entry of plan.entries) {
+  /**
+   * Decides for every file of a batch of entries, makes room for the ones to write, and lists
+   * the blobs they need. `verify` keeps each file's blob ids and lengths for --verify.
+   */
+  prepareFiles(entries: readonly PlanEntry[], verify = false): PreparedFiles {
+    const { dryRun, repo } = this.ctx;
+    const primaries = this.#primaries;
+    const out: PreparedFiles = { base: this.#nextFile, jobs: [], needs: new Map() };
+    for (const entry of entries) {
       const state = this.#state[entry.dir] ?? "bad";
       if (state === "bad") continue;
       const node = entry.node;
@@ -237,29 +251,26 @@ export class TargetWriter {
         this.filesDone++;
         continue;
       }
-      const ids = Buffer.alloc((node.content?.length ?? 0) * 32);
-      const lengths: number[] = [];
-      const entries: IndexedBlob[] = [];
+      const blobs: IndexedBlob[] = [];
       let missing: string | undefined;
-      (node.content ?? []).forEach((hex, i) => {
-        const id = Buffer.from(hex, "hex");
-        id.copy(ids, i * 32);
-        const e = repo.index.lookup(id);
+      let size = 0;
+      for (const hex of node.content ?? []) {
+        const e = repo.index.lookup(Buffer.from(hex, "hex"));
         if (!e || e.type !== "data") missing ??= hex;
         else {
-          entries.push(e);
-          lengths.push(e.rawLength);
+          blobs.push(e);
+          size += e.rawLength;
         }
-      });
+      }
       if (missing !== undefined) {
         this.error(abs.toString(), `${this.snapshotPath(entry.display)} was not restored: its data blob ${missing.slice(0, 8)} is not in the repository's index; run "coffer check".`, "NOT_FOUND");
         continue;
       }
-      const size = lengths.reduce((a, b) => a + b, 0);
       this.ctx.result.filesRestored++;
       this.ctx.result.bytesRestored += size;
       if (dryRun) continue;
-      const job: FileJob = { no: out.jobs.length, entry, abs, size, remaining: 0, failed: false, metaByWorker: false, ids, lengths };
+      const job: FileJob = { no: out.base + out.jobs.length, entry, abs, size, remaining: 0, failed: false, metaByWorker: false };
+      if (verify) job.verify = { ids: Buffer.concat(blobs.map((e) => e.id)), lengths: blobs.map((e) => e.rawLength) };
       // Files with content are created by the data phase (see createFile): only make room here.
       try {
         if (existing) removeEntry(abs, existing);
@@ -278,7 +289,7 @@ export class TargetWriter {
       }
       this.bytesTotal += size;
       let offset = 0;
-      for (const e of entries) {
+      for (const e of blobs) {
         if (e.rawLength === 0) continue;
         const hex = e.id.toString("hex");
         let need = out.needs.get(hex);
@@ -288,6 +299,7 @@ export class TargetWriter {
         job.remaining++;
       }
     }
+    this.#nextFile += out.jobs.length;
     this.report();
     return out;
   }
@@ -345,15 +357,16 @@ export class TargetWriter {
     for (let i = plan.dirs.length - 1; i > 0; i--) {
       const d = plan.dirs[i];
       const state = this.#state[i];
-      if (!d?.node || (state !== "ok" && state !== "fresh") || !d.materialize) continue;
+      const meta = d?.meta;
+      if (!meta || (state !== "ok" && state !== "fresh") || !d.materialize) continue;
       if (policy === "never" && !this.#created[i]) continue;
-      const abs = this.abs(d.rel);
+      const abs = this.dirAbs(i);
       try {
         // One this restore made is still the directory it made; any other is checked again.
         if (state !== "fresh" && !lstatIfExists(abs)?.isDirectory()) continue;
-        if (owners) lchownSync(abs, d.node.uid, d.node.gid);
-        chmodSync(abs, d.node.mode & 0o7777);
-        setTimes(native, abs, d.node.atime ? nsFromIso(d.node.atime) : undefined, nsFromIso(d.node.mtime));
+        if (owners) lchownSync(abs, meta.uid, meta.gid);
+        chmodSync(abs, meta.mode & 0o7777);
+        setTimes(native, abs, meta.atime ? nsFromIso(meta.atime) : undefined, nsFromIso(meta.mtime));
       } catch (err) {
         this.error(abs.toString(), `The metadata of the directory ${abs.toString()} could not be set: ${(err as Error).message}`, "IO");
       }

@@ -1,17 +1,20 @@
-import { closeSync, ftruncateSync, readSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
+import { collectGarbageIfGrown, collectYoungGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
-import { blobId, decodeBlob } from "../repository/blob.js";
+import { blobId } from "../repository/blob.js";
+import { BlobOpener } from "../repository/blob-opener.js";
 import { applyFdMeta, loadNative } from "./native.js";
-import { BLOB_FIELDS, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
+import { BLOB_FIELDS, MAX_RANGE, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
 import { createFileNoFollow, openForReadNoFollow, openForWriteNoFollow } from "./safe-path.js";
 
 /**
- * A restore worker: opens, decompresses and checks each blob of a pack range against its id,
- * then writes it with positioned writes into every (file, offset) that needs it. A file whose
- * bytes are all in one job is created here (O_CREAT|O_EXCL|O_NOFOLLOW) and finished (size,
- * owner, mode, times); others were created and sized by the main thread and are opened with
- * O_NOFOLLOW. An all-zero blob is not written, so the holes of a sparse file stay holes.
+ * A restore worker: reads a pack range (from a local repository, into one reusable buffer) or
+ * takes the bytes the main thread fetched, opens, decompresses and checks each blob against
+ * its id, then writes it with positioned writes into every (file, offset) that needs it. A
+ * file whose bytes are all in one job is created here (O_CREAT|O_EXCL|O_NOFOLLOW) and finished
+ * (size, owner, mode, times); others were created and sized by the main thread and are opened
+ * with O_NOFOLLOW. An all-zero blob is not written, so the holes of a sparse file stay holes.
  */
 const init = workerData as RestoreWorkerInit;
 const port = parentPort!;
@@ -23,9 +26,29 @@ const MAX_OPEN = 64;
 const paths = new Map<number, Buffer>();
 const fds = new Map<number, number>();
 
+/**
+ * Each blob's decryption allocates a buffer V8 frees only when it collects, which a worker
+ * with few JS objects rarely does: dead buffers made most of the restore's peak memory. They
+ * die young, so a collection of the young generation (a millisecond or two, against tens for
+ * a full one) frees them; one runs every COLLECT bytes, between jobs (nothing of a job is
+ * alive then), and a full one when what it promoted has added up.
+ */
+const COLLECT = 2 * 1024 * 1024;
+let sinceCollect = 0;
+/**
+ * Allocated once and reused for every job (see BlobOpener): the range read from a local pack
+ * (a larger one, which only a damaged index can describe, gets a buffer of its own), and the
+ * opener's buffers for the plaintext.
+ */
+const packBuf = Buffer.allocUnsafe(Math.max(MAX_RANGE, init.maxBlob + 1024));
+const opener = new BlobOpener(crypter, idKey, init.maxBlob);
+
 port.on("message", (m: ToRestoreWorker) => {
   try {
-    if (m.t === "write") send({ t: "written", job: m.job, ...write(m) });
+    if (m.t === "write") {
+      send({ t: "written", job: m.job, ...write(m) });
+      collectIfDue();
+    }
     else if (m.t === "verify") send({ t: "verified", job: m.job, files: m.files.map(verify) });
     else if (m.t === "close") closeFiles(m.files);
     else {
@@ -36,6 +59,13 @@ port.on("message", (m: ToRestoreWorker) => {
     send({ t: "fatal", message: err instanceof Error ? err.message : String(err), ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) });
   }
 });
+
+function collectIfDue(): void {
+  if (sinceCollect < COLLECT) return;
+  sinceCollect = 0;
+  collectYoungGarbage();
+  collectGarbageIfGrown(2 * 1024 * 1024);
+}
 
 function send(m: FromRestoreWorker): void {
   port.postMessage(m);
@@ -74,11 +104,37 @@ function closeFiles(files: number[]): void {
   }
 }
 
+/** The range of a local pack file, in the reusable buffer. */
+function readRange(r: NonNullable<WriteJob["read"]>): Buffer {
+  const buf = r.length <= packBuf.length ? packBuf : Buffer.allocUnsafe(r.length);
+  const fd = openSync(r.path, "r");
+  try {
+    let done = 0;
+    while (done < r.length) {
+      const n = readSync(fd, buf, done, r.length - done, r.offset + done);
+      if (n === 0) throw new Error(`it ends before byte ${r.offset + r.length}`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf.subarray(0, r.length);
+}
+
 function write(job: WriteJob): WriteOutcome {
-  for (const [file, path] of job.paths) paths.set(file, Buffer.from(path.buffer, path.byteOffset, path.byteLength));
-  const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
-  const ids = Buffer.from(job.ids.buffer, job.ids.byteOffset, job.ids.byteLength);
   const out: WriteOutcome = { written: 0, blobErrors: [], fileErrors: [] };
+  let data: Buffer;
+  if (job.data) data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
+  else {
+    try {
+      data = readRange(job.read as NonNullable<WriteJob["read"]>);
+    } catch (err) {
+      out.readError = (err as Error).message;
+      return out;
+    }
+  }
+  for (const [file, path] of job.paths) paths.set(file, Buffer.from(path.buffer, path.byteOffset, path.byteLength));
+  const ids = Buffer.from(job.ids.buffer, job.ids.byteOffset, job.ids.byteLength);
   const failed = new Set<number>();
   // Files of `finish` are finished as soon as their last place is done, so each is opened
   // once and few are open at a time: `left` counts their places not yet done in this job.
@@ -112,9 +168,11 @@ function write(job: WriteJob): WriteOutcome {
     const len = job.blobs[b + 1] as number;
     const first = job.blobs[b + 4] as number;
     const count = job.blobs[b + 5] as number;
+    const rawLength = job.blobs[b + 2] as number;
     let plain: Buffer | undefined;
     try {
-      plain = decodeBlob(data.subarray(off, off + len), { id: ids.subarray(i * 32, i * 32 + 32), type: "data", rawLength: job.blobs[b + 2] as number, compressed: job.blobs[b + 3] === 1 }, crypter, idKey, `pack ${job.pack.slice(0, 8)}`);
+      plain = opener.open(data.subarray(off, off + len), { id: ids.subarray(i * 32, i * 32 + 32), type: "data", rawLength, compressed: job.blobs[b + 3] === 1 }, `pack ${job.pack.slice(0, 8)}`);
+      sinceCollect += len;
       if (isZero(plain)) plain = undefined;
     } catch (err) {
       out.blobErrors.push({ blob: i, message: err instanceof Error ? err.message : String(err) });

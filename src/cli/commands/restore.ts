@@ -1,4 +1,5 @@
 import { CofferError } from "../../core/errors.js";
+import { keepYoungGenerationSmall } from "../../core/gc.js";
 import { shortId } from "../../core/hex.js";
 import type { OverwritePolicy } from "../../snapshot/restorer.js";
 import { findSnapshot } from "../../snapshot/snapshot-store.js";
@@ -47,6 +48,8 @@ export const restoreCommand = defineCommand<RestoreOpts>({
     ...snapshotFilterOptions,
   ],
   async run(ctx, [ref], opts) {
+    // Before the index is read: its parsing would grow the young generation to 32 MiB.
+    keepYoungGenerationSmall();
     if (!opts.target && !opts.inPlace) throw new CofferError("USAGE", 'Name the directory to restore into with --target, e.g. "coffer restore latest --target /tmp/restore", or restore over the original paths with --in-place.');
     const [id, subPath] = splitRef(ref ?? "");
     const repo = await openRepo(ctx, { loadIndex: true });

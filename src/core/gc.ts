@@ -1,0 +1,46 @@
+import v8 from "node:v8";
+import vm from "node:vm";
+
+/**
+ * A full garbage collection, now. V8 frees dead Buffers (off its heap) and promoted garbage
+ * only when it collects, which a thread that allocates little on its heap rarely does; a
+ * restore's threads call this at points where much has just died.
+ */
+export function collectGarbage(): void {
+  collect();
+  liveAfter = v8.getHeapStatistics().used_heap_size;
+}
+
+let liveAfter = 0;
+
+/**
+ * A full collection if the heap has grown by `bytes` since the last one made here (each costs
+ * some tens of milliseconds on a heap of 20 MB: not after every batch of work).
+ */
+export function collectGarbageIfGrown(bytes: number): void {
+  if (v8.getHeapStatistics().used_heap_size >= liveAfter + bytes) collectGarbage();
+}
+
+/**
+ * A collection of the young generation only (a millisecond or two): enough to free the
+ * Buffers of a thread whose garbage dies young, such as a worker decrypting blob after blob.
+ */
+export function collectYoungGarbage(): void {
+  collect({ type: "minor" });
+}
+
+v8.setFlagsFromString("--expose-gc");
+const collect = vm.runInNewContext("gc") as (opts?: { type: "major" | "minor" }) => void;
+
+/**
+ * Keeps this process's young generations at the size they have now. V8 grows them to 16 MiB
+ * per semi-space (32 MiB per isolate) when much of what is allocated lives a while, as in the
+ * main thread of a restore: most of that space then holds dead objects and counts in the
+ * resident size. (So `--max-semi-space-size=2` in bin/coffer.js has no effect.)
+ * `--max-semi-space-size` cannot be changed once V8 is running, but the growth factor can;
+ * every new isolate (worker thread) sets it back to 2, so call this after the workers have
+ * started. Collections of the young generation become more frequent, and each one cheaper.
+ */
+export function keepYoungGenerationSmall(): void {
+  v8.setFlagsFromString("--semi-space-growth-factor=1");
+}
