@@ -90,6 +90,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const trees = parentTrees(repo, parent);
     const ctx = new ArchiveWalk(repo, scanner, saver, pool, trees, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal, opts.substitutes);
     await warnLiveSqliteRoots(roots, opts.substitutes, warn);
+    // Reading the index and the snapshots left tens of MB of parsed JSON behind.
+    ctx.collect();
     // The parent's totals are a free estimate for the progress display's ETA.
     if (parent?.summary) ctx.estimate = { files: parent.summary.files_total, bytes: parent.summary.bytes_total };
     try {
@@ -111,6 +113,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       };
       interrupted();
       if (pool) await pool.flush();
+      // Writing the last index file builds it whole: start from a collected heap.
+      ctx.collect();
       if (!opts.dryRun) await saver.flush();
       // The last moment to stop: after this the snapshot exists.
       interrupted();
