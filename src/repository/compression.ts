@@ -20,8 +20,11 @@ export function compress(plain: Uint8Array, level: number): Buffer {
   return c.compress(plain);
 }
 
+// One decompressor per thread too: zstd.decompress resets a shared one's parameters per call.
+let decompressor: zstd.Decompressor | undefined;
+
 export function decompress(data: Uint8Array): Buffer {
-  return zstd.decompress(data);
+  return (decompressor ??= new zstd.Decompressor()).decompress(data);
 }
 
 /** Compressed bytes when worth it, else undefined. */
