@@ -118,6 +118,13 @@ export class MasterIndex {
     return n;
   }
 
+  /** Makes room for `n` more blobs at once: one resize instead of one per doubling. */
+  reserve(n: number): void {
+    let cap = this.#cap;
+    while (cap < this.#count + n) cap *= 2;
+    if (cap > this.#cap) this.#grow(cap);
+  }
+
   /** Adds one blob of a pack; a duplicate of an existing (blob, pack) pair is ignored. */
   add(pack: string, e: BlobEntry): void {
     const pn = this.#packNumber(pack);

@@ -259,6 +259,9 @@ export class Repository {
     const files = await mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
     const superseded = new Set<string>();
     for (const f of files) for (const s of f.file.supersedes) superseded.add(s);
+    let blobs = 0;
+    for (const f of files) if (!superseded.has(f.id)) for (const [, b] of f.file.packs) blobs += b.length;
+    this.index.reserve(blobs);
     for (const f of files) {
       if (superseded.has(f.id)) continue;
       this.index.files.add(f.id);
