@@ -117,11 +117,10 @@ export class Repository {
     const keys: string[] = [];
     for await (const f of backend.list("key")) keys.push(f.name);
     if (keys.length === 0) {
-      if (raw[0] !== 0x7b) {
-        throw new CofferError("WRONG_PASSWORD", `The repository at ${backend.location} has no key files, so it cannot be opened.`);
-      }
-      const config = parseConfig(raw);
-      if (config.encryption !== "none") throw new CofferError("WRONG_PASSWORD", `The repository at ${backend.location} has no key files, so it cannot be opened.`);
+      // An unencrypted config is JSON; an encrypted one starts with a random nonce, whose first
+      // byte is "{" once in 256 repositories, so only a config that parses counts as plain.
+      const config = raw[0] === 0x7b ? plainConfigOrUndefined(raw) : undefined;
+      if (config?.encryption !== "none") throw new CofferError("WRONG_PASSWORD", `The repository at ${backend.location} has no key files, so it cannot be opened.`);
       return new Repository(backend, config, new NoneCrypter(), undefined, null, clock);
     }
     const password = typeof opts.password === "function" ? await opts.password() : opts.password;
@@ -303,3 +302,11 @@ export function randomId(): string {
 }
 
 export type { Handle };
+
+function plainConfigOrUndefined(raw: Buffer): RepoConfig | undefined {
+  try {
+    return parseConfig(raw);
+  } catch {
+    return undefined;
+  }
+}

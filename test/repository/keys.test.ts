@@ -57,3 +57,15 @@ test("key removal waits for nobody: a live lock of another process makes it fail
   await assert.rejects(removeKey(repo, second), (e) => isCofferError(e, "LOCKED"));
   assert.equal((await Repository.open(backend, { password: "two" })).keyId, second);
 });
+
+test("an encrypted repository with no key files is WRONG_PASSWORD even when its config's first byte is '{'", async () => {
+  // The config's first byte is a random nonce byte: "{" in one repository of 256 made the
+  // keyless repository look like a damaged unencrypted one (CORRUPT instead of WRONG_PASSWORD).
+  const backend = new MemoryBackend();
+  await Repository.init(backend, { password: "one", kdf: TEST_KDF });
+  for await (const k of backend.list("key")) await backend.remove({ type: "key", name: k.name });
+  const config = await backend.load({ type: "config", name: "" });
+  config[0] = 0x7b;
+  await backend.save({ type: "config", name: "" }, config);
+  await assert.rejects(Repository.open(backend, { password: "one" }), (e) => isCofferError(e, "WRONG_PASSWORD") && /no key files/.test(e.message));
+});
