@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
+import { keepYoungGenerationSmall } from "../core/gc.js";
 import { decodeHeader } from "../repository/pack.js";
 import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
@@ -77,6 +78,8 @@ export class ArchivePool {
       w.on("exit", (code) => {
         if (code !== 0) this.#fail(new Error(`backup worker exited with code ${code}`));
       });
+      // Once each worker's V8 is set up (each resets the flag), see keepYoungGenerationSmall.
+      w.once("online", () => keepYoungGenerationSmall());
       this.#workers.push(st);
     }
   }

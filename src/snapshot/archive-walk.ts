@@ -1,9 +1,8 @@
 import type { BigIntStats } from "node:fs";
 import { readlinkSync } from "node:fs";
 import { lstat } from "node:fs/promises";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { CofferError, ioError } from "../core/errors.js";
+import { collectGarbageIfGrown } from "../core/gc.js";
 import type { Progress } from "../core/progress.js";
 import type { Warning } from "../core/warning.js";
 import type { PackSaver } from "../repository/pack-saver.js";
@@ -46,8 +45,6 @@ interface Child {
 
 /** The walk yields to the event loop this often (ms): lock refreshes, signals, worker messages. */
 const YIELD_MS = 20;
-/** A full collection on demand, as archive-worker.ts has in the workers (set up on first use). */
-let collectGarbage: (() => void) | undefined;
 
 /** The main heap may grow by this much (bytes) before the walk has it collected. */
 const HEAP_SLACK = 24 * 1024 * 1024;
@@ -103,19 +100,8 @@ export class ArchiveWalk {
    * is alive (the largest part of a backup's peak memory). Collect once it has grown by
    * HEAP_SLACK since the last collection.
    */
-  #liveHeap = 0;
   #trimHeap(): void {
-    if (v8.getHeapStatistics().used_heap_size >= this.#liveHeap + HEAP_SLACK) this.collect();
-  }
-
-  /** A full collection of the main heap, now: the archiver calls it where much has just died. */
-  collect(): void {
-    if (!collectGarbage) {
-      v8.setFlagsFromString("--expose-gc");
-      collectGarbage = vm.runInNewContext("gc") as () => void;
-    }
-    collectGarbage();
-    this.#liveHeap = v8.getHeapStatistics().used_heap_size;
+    collectGarbageIfGrown(HEAP_SLACK);
   }
 
   async #parentSub(old: TreeNode | undefined): Promise<OldDir | undefined> {

@@ -3,6 +3,7 @@ import { lstat } from "node:fs/promises";
 import { hostname as osHostname, userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { CofferError, ioError, sysCode } from "../core/errors.js";
+import { collectGarbage } from "../core/gc.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { PROGRAM } from "../core/version.js";
 import type { Warning, WarningSink } from "../core/warning.js";
@@ -91,7 +92,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const ctx = new ArchiveWalk(repo, scanner, saver, pool, trees, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal, opts.substitutes);
     await warnLiveSqliteRoots(roots, opts.substitutes, warn);
     // Reading the index and the snapshots left tens of MB of parsed JSON behind.
-    ctx.collect();
+    collectGarbage();
     // The parent's totals are a free estimate for the progress display's ETA.
     if (parent?.summary) ctx.estimate = { files: parent.summary.files_total, bytes: parent.summary.bytes_total };
     try {
@@ -114,7 +115,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       interrupted();
       if (pool) await pool.flush();
       // Writing the last index file builds it whole: start from a collected heap.
-      ctx.collect();
+      collectGarbage();
       if (!opts.dryRun) await saver.flush();
       // The last moment to stop: after this the snapshot exists.
       interrupted();

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { keepYoungGenerationSmall } from "../core/gc.js";
 import type { Repository } from "../repository/repository.js";
 import { OldDir } from "./old-dir.js";
 import { ParentTrees } from "./parent-trees.js";
@@ -57,6 +58,8 @@ export class TreePrefetch extends ParentTrees {
       }
       this.#wakeUp();
     });
+    // Once its V8 is set up (which resets the flag), see keepYoungGenerationSmall.
+    this.#worker.once("online", () => keepYoungGenerationSmall());
     // A worker that fails only loses the head start.
     this.#worker.on("error", () => this.#end());
     this.#worker.on("exit", () => this.#end());
