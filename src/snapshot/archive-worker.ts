@@ -1,10 +1,9 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import { FastCdc } from "../chunker/fastcdc.js";
 import { isCofferError } from "../core/errors.js";
+import { collectGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId } from "../repository/blob.js";
 import { compressInto } from "../repository/compress-into.js";
@@ -34,14 +33,12 @@ const zeroIds = new Map<number, Buffer>();
  * worker heap makes a full collection cost a few milliseconds, so one runs after each pack
  * and after every 16 MiB read.
  */
-v8.setFlagsFromString("--expose-gc");
-const collect = vm.runInNewContext("gc") as () => void;
 let bytesSinceCollect = 0;
 function collectIfDue(bytes: number): void {
   bytesSinceCollect += bytes;
   if (bytesSinceCollect >= 16 * 1024 * 1024) {
     bytesSinceCollect = 0;
-    collect();
+    collectGarbage();
   }
 }
 
@@ -333,5 +330,5 @@ async function finishPack(): Promise<void> {
   send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
   await reply("packAck");
   bytesSinceCollect = 0;
-  collect();
+  collectGarbage();
 }
