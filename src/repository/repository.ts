@@ -306,7 +306,9 @@ export type { Handle };
 function plainConfigOrUndefined(raw: Buffer): RepoConfig | undefined {
   try {
     return parseConfig(raw);
-  } catch {
-    return undefined;
+  } catch (err) {
+    // Not JSON: an encrypted config. A plain config of an unknown version stays UNSUPPORTED.
+    if (err instanceof CofferError && err.code === "CORRUPT") return undefined;
+    throw err;
   }
 }
