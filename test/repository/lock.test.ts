@@ -91,7 +91,10 @@ test("the background refresh notices the removal (short interval, no fixed wait)
   const lock = await Lock.acquire(repo, { exclusive: false, refreshMs: 5 });
   await repo.backend.remove({ type: "lock", name: lock.id });
   advance(60_000);
-  const [event] = await once(lock.signal, "abort");
+  // The refresh timer is unref'd (it must never keep a CLI alive), so while this test waits
+  // for it, a referenced timer keeps the event loop open; without it the loop could end first.
+  const keepAlive = setTimeout(() => undefined, 30_000);
+  const [event] = await once(lock.signal, "abort").finally(() => clearTimeout(keepAlive));
   assert.ok(event);
   assert.ok(isLost(lock.signal.reason));
   await assert.rejects(ensureLocksHeld(repo), isLost);
