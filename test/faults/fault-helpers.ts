@@ -4,7 +4,7 @@
 // command, else through the library (same function the command calls).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,17 @@ import type { SnapshotWithId } from "../../src/snapshot/snapshot.js";
 import { listSnapshots } from "../../src/snapshot/snapshot-store.js";
 import { decodeTree } from "../../src/snapshot/tree.js";
 
-const MAIN_URL = new URL("../../src/cli/main.js", import.meta.url).href;
+/**
+ * The CLI these tests run: the bundle (dist/bundle, what bin/coffer.js runs) when it is at least
+ * as new as the compiled sources, as after `npm test`; else the compiled sources.
+ */
+export const MAIN_URL = cliEntry();
+function cliEntry(): string {
+  const src = new URL("../../src/cli/main.js", import.meta.url);
+  const bundle = new URL("../../bundle/main.js", import.meta.url);
+  const mtime = (u: URL) => statSync(u, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  return (mtime(bundle) >= mtime(src) ? bundle : src).href;
+}
 export const PASSWORD = "fault-test-password";
 
 /**

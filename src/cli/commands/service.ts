@@ -1,4 +1,4 @@
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CofferError } from "../../core/errors.js";
@@ -92,6 +92,12 @@ function cofferScript(): string {
       return resolve(argv1);
     }
   }
-  // dist/src/cli/commands/service.js → bin/coffer.js
+  // This module sits in dist/src/cli/commands/ or in dist/bundle/: bin/coffer.js is in the
+  // first directory above it that has one.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = dirname(dir); up !== dir; dir = up, up = dirname(dir)) {
+    const candidate = join(dir, "bin", "coffer.js");
+    if (existsSync(candidate)) return candidate;
+  }
   return resolve(dirname(fileURLToPath(import.meta.url)), "../../../../bin/coffer.js");
 }
