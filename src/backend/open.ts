@@ -1,12 +1,14 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CofferError } from "../core/errors.js";
+import type { WarningSink } from "../core/warning.js";
 import type { Backend } from "./backend.js";
 import { LimitBackend } from "./limit.js";
 import { LocalBackend } from "./local.js";
 import { parseRcloneUrl, RcloneBackend } from "./rclone.js";
 import { parseRestUrl, RestBackend } from "./rest.js";
 import { RetryBackend, type RetryOptions } from "./retry.js";
+import { retryWarning } from "./retry-warning.js";
 import { S3Backend } from "./s3.js";
 import { parseS3Url, s3OptionsFromEnv } from "./s3-url.js";
 import { SftpBackend } from "./sftp.js";
@@ -49,6 +51,8 @@ export interface WrapOptions {
   retry?: RetryOptions;
   /** Default process.env. */
   env?: Record<string, string | undefined>;
+  /** Told of each request that failed and will be tried again (a RETRY warning), after `retry.onRetry`. */
+  onWarning?: WarningSink;
 }
 
 /**
@@ -56,7 +60,20 @@ export interface WrapOptions {
  * be retried holds no connection slot, and each attempt takes one.
  */
 export function wrapBackend(b: Backend, opts: WrapOptions = {}): Backend {
-  return new RetryBackend(new LimitBackend(b, opts.connections), opts.retry ?? retryOptionsFromEnv(opts.env ?? process.env));
+  const retry = opts.retry ?? retryOptionsFromEnv(opts.env ?? process.env);
+  const { onWarning } = opts;
+  if (onWarning === undefined) return new RetryBackend(new LimitBackend(b, opts.connections), retry);
+  const onRetry = retry.onRetry;
+  return new RetryBackend(new LimitBackend(b, opts.connections), {
+    ...retry,
+    onRetry: (info) => {
+      try {
+        onRetry?.(info);
+      } finally {
+        onWarning(retryWarning(info, b.location));
+      }
+    },
+  });
 }
 
 /** COFFER_BACKEND_RETRIES: how often a failed request is tried again (0 turns retrying off). */

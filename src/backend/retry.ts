@@ -5,8 +5,12 @@ export interface RetryInfo {
   /** The backend method: create, save, load, stat, list, remove. */
   op: string;
   handle?: Handle;
+  /** What `list` was listing. */
+  type?: FileType;
   /** The attempt that failed, from 1. */
   attempt: number;
+  /** Attempts in all; the next one is `attempt + 1`. */
+  attempts: number;
   /** How long the wrapper waits before the next attempt. */
   delayMs: number;
   error: unknown;
@@ -96,7 +100,7 @@ export class RetryBackend implements Backend {
           try {
             r = await it.next();
           } catch (err) {
-            await this.#beforeRetry("list", undefined, attempt, err);
+            await this.#beforeRetry("list", { type }, attempt, err);
             failed = true;
             break;
           }
@@ -143,17 +147,17 @@ export class RetryBackend implements Backend {
       try {
         return await fn();
       } catch (err) {
-        await this.#beforeRetry(op, handle, attempt, err);
+        await this.#beforeRetry(op, handle ? { handle } : {}, attempt, err);
       }
     }
   }
 
   /** Rethrows `err` when it is permanent or attempts are used up; otherwise reports and waits. */
-  async #beforeRetry(op: string, handle: Handle | undefined, attempt: number, err: unknown): Promise<void> {
+  async #beforeRetry(op: string, what: { handle?: Handle; type?: FileType }, attempt: number, err: unknown): Promise<void> {
     if (attempt >= this.#attempts || this.inner.isPermanent(err)) throw err;
     const delayMs = this.delayFor(attempt);
     try {
-      this.#onRetry?.({ op, ...(handle ? { handle } : {}), attempt, delayMs, error: err });
+      this.#onRetry?.({ op, ...what, attempt, attempts: this.#attempts, delayMs, error: err });
     } catch {
       // A logging callback must not turn a recoverable failure into a fatal one.
     }

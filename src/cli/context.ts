@@ -11,8 +11,10 @@ import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { CofferError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
+import type { Warning } from "../core/warning.js";
 import { resolvePasswordSource } from "../config/password.js";
 import { type ConfiguredRepository, plainRepository, type RepositoryResolution } from "./config-file.js";
+import { printWarning } from "./output.js";
 import { promptHidden, resolvePassword, type Env } from "./password.js";
 import { createProgressBar, type ProgressBar } from "./progress-bar.js";
 
@@ -167,6 +169,13 @@ export interface Context {
   /** A progress bar on a terminal; a silent reporter otherwise. Call `done()` when finished. */
   progress(): Progress;
   /**
+   * A problem no operation returns itself (a backend request being retried): printed at once as
+   * a warning, and kept in `warnings` for a --json result (`jsonWarnings`).
+   */
+  warn(w: Warning): void;
+  /** What `warn` was given so far, in order. */
+  readonly warnings: readonly Warning[];
+  /**
    * Asks a question on stderr and reads one line from stdin (without its line end); undefined
    * at end of input. Only when `stdinIsTTY`: commands must not wait for input otherwise.
    */
@@ -203,6 +212,7 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
   };
   let password: string | undefined;
   let prompted = false;
+  const warnings: Warning[] = [];
   const stdin = io.stdinIsTTY ? io.stdin : undefined;
   const prompt: { prompt?: (q: string) => Promise<string> } =
     stdin !== undefined ? { prompt: (q) => promptHidden(q, { input: stdin, write: (s) => stderr.write(s), signal }) } : {};
@@ -274,6 +284,11 @@ export function createContext(init: ContextInit): { ctx: Context; close: () => v
         },
       };
     },
+    warn(w) {
+      warnings.push(w);
+      printWarning(ctx, w);
+    },
+    warnings,
     readLine(question) {
       if (stdin === undefined) return Promise.reject(new CofferError("USAGE", "This needs an answer typed at a terminal, and stdin is not one."));
       return readLine(question, stdin, (s) => stderr.write(s), signal);

@@ -1,3 +1,4 @@
+import type { Backend } from "../backend/backend.js";
 import { openBackend, wrapBackend } from "../backend/open.js";
 import { CofferError, isCofferError } from "../core/errors.js";
 import { DEFAULT_KDF, type KdfParams, TEST_KDF } from "../crypto/kdf.js";
@@ -14,7 +15,7 @@ import { printInfo, printVerbose } from "./output.js";
  * the repository itself) or the user said --no-cache.
  */
 export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex?: boolean; cache?: boolean } = {}): Promise<Repository> {
-  const backend = wrapBackend(openBackend(ctx.repository.location));
+  const backend = openCliBackend(ctx, ctx.repository.location);
   let repo: Repository;
   try {
     repo = await openWithRetries(ctx, backend, opts.cache === false ? undefined : cacheOptions(ctx));
@@ -44,6 +45,11 @@ export async function openRepo(ctx: Context, opts: { create?: boolean; loadIndex
   return repo;
 }
 
+/** The wrapped driver for `location`, whose retried requests are the run's warnings (`ctx.warn`). */
+export function openCliBackend(ctx: Context, location: string): Backend {
+  return wrapBackend(openBackend(location), { onWarning: (w) => ctx.warn(w) });
+}
+
 /** Where the local cache of remote repositories is (--cache-dir, COFFER_CACHE_DIR); undefined with --no-cache. */
 export function cacheOptions(ctx: Context): LocalCacheOptions | undefined {
   if (!ctx.options.cache) return undefined;
@@ -52,7 +58,7 @@ export function cacheOptions(ctx: Context): LocalCacheOptions | undefined {
   return { dir: ctx.options.cacheDir ?? defaultCacheRoot(ctx.env), onProblem };
 }
 
-async function openWithRetries(ctx: Context, backend: ReturnType<typeof wrapBackend>, cache: LocalCacheOptions | undefined): Promise<Repository> {
+async function openWithRetries(ctx: Context, backend: Backend, cache: LocalCacheOptions | undefined): Promise<Repository> {
   let password: string | undefined;
   const ask = async (): Promise<string> => (password = await ctx.password());
   try {

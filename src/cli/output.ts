@@ -46,6 +46,11 @@ export function warningPrinter(ctx: Context): WarningSink & { readonly count: nu
   return Object.defineProperty(sink, "count", { get: () => count }) as WarningSink & { readonly count: number };
 }
 
+/** A --json result's `warnings`: the operation's own, then those the run gave `ctx.warn` (backend retries). */
+export function jsonWarnings(ctx: Context, own: readonly Warning[]): Warning[] {
+  return [...own, ...ctx.warnings.filter((w) => !own.includes(w))];
+}
+
 function warningText(w: Warning): string {
   return w.path !== undefined && !w.message.includes(w.path) ? `${w.path}: ${w.message}` : w.message;
 }

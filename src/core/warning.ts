@@ -11,6 +11,7 @@ export type WarningCode =
   | "LOCK_LOST" // this process's lock was removed by someone else; the operation will stop
   | "DAMAGED" // a damaged object was found (check)
   | "UNSAFE_PATH" // a path that would escape a target was refused
+  | "RETRY" // a backend request failed and is tried again after a wait
   // Rotation (src/rotate), which never stops for one file's trouble:
   | "STATE_CORRUPT" // the state file could not be read; rebuilt from the files on disk
   | "CLOCK_BACKWARDS" // a recorded rotation lies in the future

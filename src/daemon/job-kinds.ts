@@ -67,7 +67,9 @@ async function withRepository<T>(name: string, opts: JobKindsOptions, ctx: Attem
   const rc = opts.config.repositories[name];
   if (rc === undefined) throw new CofferError("NOT_FOUND", `The configuration has no repository ${name}.`);
   // A check job verifies the repository itself, not the local cache's copies.
-  const repo = await openRepository(rc, { env: opts.env, signal: ctx.signal, ...access, ...(opts.clock ? { clock: opts.clock } : {}) });
+  // A request being retried is logged at once: a job waiting on a server that is down says why.
+  const onWarning = (w: Warning): void => ctx.log(`warning: ${w.message}`);
+  const repo = await openRepository(rc, { env: opts.env, signal: ctx.signal, onWarning, ...access, ...(opts.clock ? { clock: opts.clock } : {}) });
   try {
     return await fn(repo);
   } finally {

@@ -10,6 +10,7 @@ import { resolvePasswordSource } from "../config/password.js";
 import type { PasswordSource, RepositoryConfig } from "../config/types.js";
 import type { Clock } from "../core/clock.js";
 import { CofferError, isCofferError } from "../core/errors.js";
+import type { WarningSink } from "../core/warning.js";
 import { defaultCacheRoot } from "../repository/local-cache.js";
 import { Repository } from "../repository/repository.js";
 import type { Env } from "./state.js";
@@ -22,6 +23,8 @@ export interface OpenRepositoryOptions {
   attempts?: number;
   /** False: read a remote repository without the local cache (COFFER_CACHE_DIR, else $XDG_CACHE_HOME/coffer), as check does. */
   cache?: boolean;
+  /** Told of each backend request that failed and is tried again (RETRY warnings). */
+  onWarning?: WarningSink;
 }
 
 /** The repository's password, resolved now. */
@@ -37,7 +40,10 @@ export function repositoryPassword(repo: Pick<RepositoryConfig, "name" | "passwo
 }
 
 export async function openRepository(repo: RepositoryConfig, opts: OpenRepositoryOptions): Promise<Repository> {
-  const backend = wrapBackend(openBackend(repo.url), opts.attempts !== undefined ? { retry: { attempts: opts.attempts } } : {});
+  const backend = wrapBackend(openBackend(repo.url), {
+    ...(opts.attempts !== undefined ? { retry: { attempts: opts.attempts } } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  });
   try {
     const cache = opts.cache === false ? undefined : { dir: opts.env.COFFER_CACHE_DIR || defaultCacheRoot(opts.env) };
     return await Repository.open(backend, { password: () => repositoryPassword(repo, opts), cache, ...(opts.clock ? { clock: opts.clock } : {}) });

@@ -6,6 +6,7 @@ import { MemoryBackend } from "../../src/backend/memory.js";
 import { wrapBackend } from "../../src/backend/open.js";
 import { RetryBackend, type RetryInfo } from "../../src/backend/retry.js";
 import { isCofferError } from "../../src/core/errors.js";
+import type { Warning } from "../../src/core/warning.js";
 import { FaultyBackend } from "../helpers/faulty-backend.js";
 import { handle, listAll, rejection, runBackendSuite } from "./suite.js";
 
@@ -171,6 +172,43 @@ describe("wrapBackend", () => {
     release();
     await saving;
     assert.equal((await b.load(h)).toString(), "pack");
+  });
+
+  it("reports each retry as a RETRY warning with the next attempt's number, and none for the request that succeeds", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "save", nth: 1, times: 3 }] });
+    const warnings: Warning[] = [];
+    const infos: RetryInfo[] = [];
+    const b = wrapBackend(faulty, { retry: { attempts: 6, sleep: noSleep, random: () => 0.5, onRetry: (i) => infos.push(i) }, onWarning: (w) => warnings.push(w) });
+    const h = handle("data");
+    await b.save(h, Buffer.from("pack"));
+    assert.equal(faulty.calls.save, 4);
+    assert.equal(infos.length, 3, "the caller's own onRetry is still called");
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ["RETRY", "RETRY", "RETRY"],
+    );
+    const path = `data/${h.name.slice(0, 2)}/${h.name.slice(0, 10)}…`;
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [
+        `${faulty.location}: save ${path} failed (EIO); retrying in 0.5 s (attempt 2 of 6)`,
+        `${faulty.location}: save ${path} failed (EIO); retrying in 1.0 s (attempt 3 of 6)`,
+        `${faulty.location}: save ${path} failed (EIO); retrying in 2.0 s (attempt 4 of 6)`,
+      ],
+    );
+    await b.stat(h);
+    assert.equal(warnings.length, 3);
+  });
+
+  it("names the listed directory in a retried list's warning, and gives no warning for the last, failed attempt", async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { calls: [{ op: "list", nth: 1, times: Infinity }] });
+    const warnings: Warning[] = [];
+    const b = wrapBackend(faulty, { retry: { attempts: 3, sleep: noSleep }, onWarning: (w) => warnings.push(w) });
+    assert.ok(isCofferError(await rejection(listAll(b, "snapshot")), "IO"));
+    assert.deepEqual(
+      warnings.map((w) => /: list snapshots failed \(EIO\); retrying in [\d.]+ s \(attempt (\d) of 3\)$/.exec(w.message)?.[1]),
+      ["2", "3"],
+    );
   });
 
   it("hands a save's known SHA-256 through both wrappers to the driver, on every attempt", async () => {

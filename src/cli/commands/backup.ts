@@ -6,7 +6,7 @@ import { collect, defineCommand } from "../command.js";
 import { configuredSource } from "../config-file.js";
 import { formatBytes, formatDuration } from "../format.js";
 import { openRepo } from "../open-repo.js";
-import { printInfo, printJson, printLine, printVerbose, warningPrinter } from "../output.js";
+import { jsonWarnings, printInfo, printJson, printLine, printVerbose, warningPrinter } from "../output.js";
 import { backupFilterOptions, type BackupFilterFlags, filterOptionsFrom } from "../backup-filter-options.js";
 import { parseTime } from "../parse-time.js";
 
@@ -94,7 +94,7 @@ export const backupCommand = defineCommand<BackupOpts>({
           dry_run: r.dryRun,
           partial: r.partial,
           summary: s,
-          warnings: r.warnings,
+          warnings: jsonWarnings(ctx, r.warnings),
         });
       } else {
         if (r.parent) printLine(ctx, `using parent snapshot ${shortId(r.parent)}`);

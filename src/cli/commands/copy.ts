@@ -1,11 +1,10 @@
 import { readFile } from "node:fs/promises";
-import { openBackend, wrapBackend } from "../../backend/open.js";
 import { CofferError, ioError } from "../../core/errors.js";
 import { shortId } from "../../core/hex.js";
 import { copy } from "../../ops/copy.js";
 import { Repository } from "../../repository/repository.js";
 import { defineCommand } from "../command.js";
-import { cacheOptions } from "../open-repo.js";
+import { cacheOptions, openCliBackend } from "../open-repo.js";
 import type { Context } from "../context.js";
 import { printJson, printLine, warningPrinter } from "../output.js";
 import { snapshotFilterFrom, type SnapshotFilterFlags, snapshotFilterOptions } from "../snapshot-filter-options.js";
@@ -45,14 +44,14 @@ export const copyCommand = defineCommand<CopyFlags>({
     const toLocation = opts.toRepo ?? (ctx.repository.isDefault ? undefined : ctx.repository.location);
     if (toLocation === undefined) throw new CofferError("USAGE", "Name the repository to copy into with --to-repo (or -r).");
     const fromPassword = await sourcePassword(ctx, opts.fromPasswordFile);
-    const from = await Repository.open(wrapBackend(openBackend(opts.fromRepo)), { clock: ctx.clock, cache: cacheOptions(ctx), ...(fromPassword !== undefined ? { password: fromPassword } : {}) }).catch((err: unknown) => {
+    const from = await Repository.open(openCliBackend(ctx, opts.fromRepo), { clock: ctx.clock, cache: cacheOptions(ctx), ...(fromPassword !== undefined ? { password: fromPassword } : {}) }).catch((err: unknown) => {
       if (err instanceof CofferError && (err.code === "NO_PASSWORD" || err.code === "WRONG_PASSWORD")) {
         throw new CofferError(err.code, `The source repository ${opts.fromRepo} needs its password: give it with --from-password-file or COFFER_FROM_PASSWORD (${err.message})`, err.data);
       }
       throw err;
     });
     try {
-      const to = await Repository.open(wrapBackend(openBackend(toLocation)), { clock: ctx.clock, cache: cacheOptions(ctx), password: () => ctx.password() });
+      const to = await Repository.open(openCliBackend(ctx, toLocation), { clock: ctx.clock, cache: cacheOptions(ctx), password: () => ctx.password() });
       try {
         const progress = ctx.progress();
         const filter = { ...snapshotFilterFrom(opts), ...(opts.source !== undefined ? { source: opts.source } : {}) };

@@ -1,8 +1,7 @@
-import { openBackend, wrapBackend } from "../../backend/open.js";
 import { CofferError } from "../../core/errors.js";
 import { Repository } from "../../repository/repository.js";
 import { defineCommand } from "../command.js";
-import { kdfParams } from "../open-repo.js";
+import { kdfParams, openCliBackend } from "../open-repo.js";
 import { printJson, printLine } from "../output.js";
 
 export const initCommand = defineCommand<{ insecureNoPassword?: boolean; copyParamsFrom?: string; fromPasswordFile?: string; packSize?: number }>({
@@ -25,13 +24,13 @@ export const initCommand = defineCommand<{ insecureNoPassword?: boolean; copyPar
     { flags: "--from-password-file <file>", description: "password file of the --copy-params-from repository" },
   ],
   async run(ctx, _args, opts) {
-    const backend = wrapBackend(openBackend(ctx.repository.location));
+    const backend = openCliBackend(ctx, ctx.repository.location);
     try {
       let paramsFrom;
       if (opts.copyParamsFrom) {
         const { readFile } = await import("node:fs/promises");
         const fromPw = opts.fromPasswordFile ? (await readFile(opts.fromPasswordFile, "utf8")).replace(/\r?\n$/, "") : ctx.env.COFFER_FROM_PASSWORD;
-        const from = await Repository.open(wrapBackend(openBackend(opts.copyParamsFrom)), { ...(fromPw ? { password: fromPw } : {}) });
+        const from = await Repository.open(openCliBackend(ctx, opts.copyParamsFrom), { ...(fromPw ? { password: fromPw } : {}) });
         paramsFrom = from.config;
         await from.close();
       }

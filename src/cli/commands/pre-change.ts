@@ -2,7 +2,7 @@ import { shortId } from "../../core/hex.js";
 import { preChange } from "../../ops/pre-change.js";
 import { defineCommand } from "../command.js";
 import { formatBytes } from "../format.js";
-import { printJson, printLine } from "../output.js";
+import { jsonWarnings, printJson, printLine } from "../output.js";
 import { snapshotPaths, type SnapshotPathsFlags, snapshotPathsOptions } from "../snapshot-paths.js";
 
 interface PreChangeOpts extends SnapshotPathsFlags {
@@ -38,7 +38,7 @@ export const preChangeCommand = defineCommand<PreChangeOpts>({
     const s = r.snapshot;
     if (!s) return;
     if (ctx.options.json) {
-      printJson(ctx, { snapshot_id: s.id, kind: s.kind, description: s.description, change: s.change, paths: s.paths, partial: r.partial, summary: r.summary, warnings: r.warnings });
+      printJson(ctx, { snapshot_id: s.id, kind: s.kind, description: s.description, change: s.change, paths: s.paths, partial: r.partial, summary: r.summary, warnings: jsonWarnings(ctx, r.warnings) });
     } else {
       const id = shortId(s.id);
       printLine(ctx, `pre-change snapshot ${id} saved (change pending${s.change?.ticket ? `, ticket ${s.change.ticket}` : ""}): ${s.paths.join(" ")}`);

@@ -4,7 +4,7 @@ import type { SnapshotFilters } from "../../snapshot/snapshot.js";
 import { defineCommand } from "../command.js";
 import { formatBytes, formatDuration, formatLocalTime, renderTable } from "../format.js";
 import { openRepo } from "../open-repo.js";
-import { printJson, printLine } from "../output.js";
+import { jsonWarnings, printJson, printLine } from "../output.js";
 import { snapshotPaths, type SnapshotPathsFlags, snapshotPathsOptions } from "../snapshot-paths.js";
 
 interface SaveOpts extends SnapshotPathsFlags {
@@ -40,7 +40,7 @@ const saveCommand = defineCommand<SaveOpts>({
     );
     const s = r.snapshot;
     if (ctx.options.json) {
-      printJson(ctx, { snapshot_id: s.id, name: s.label, description: s.description ?? null, paths: s.paths, replaced: r.replaced.map((x) => x.id), partial: r.partial, summary: r.summary, warnings: r.warnings });
+      printJson(ctx, { snapshot_id: s.id, name: s.label, description: s.description ?? null, paths: s.paths, replaced: r.replaced.map((x) => x.id), partial: r.partial, summary: r.summary, warnings: jsonWarnings(ctx, r.warnings) });
     } else {
       printLine(ctx, `revision "${s.label}" saved as snapshot ${shortId(s.id)}: ${s.paths.join(" ")}`);
       printLine(ctx, `${r.summary.files_total} files, ${formatBytes(r.summary.bytes_total)}; ${formatBytes(r.summary.bytes_added)} added to the repository`);
