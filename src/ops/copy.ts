@@ -2,7 +2,7 @@ import { CofferError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning } from "../core/warning.js";
 import type { BlobType } from "../repository/blob.js";
-import { Lock } from "../repository/lock.js";
+import { Lock, stopError, withLockSignal } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
@@ -64,7 +64,9 @@ export async function copy(from: Repository, to: Repository, opts: CopyOptions =
   try {
     const toLock = await Lock.acquire(to, { exclusive: false, onWarning: warn });
     try {
-      return await run(from, to, opts);
+      // Either lock lost stops the copy at the next snapshot or blob, with LOCK_LOST.
+      const signal = withLockSignal(withLockSignal(opts.signal, fromLock), toLock);
+      return await run(from, to, { ...opts, ...(signal ? { signal } : {}) });
     } finally {
       await toLock.release();
     }
@@ -225,6 +227,6 @@ class BlobCopier {
   }
 
   #checkSignal(): void {
-    if (this.opts.signal?.aborted) throw new CofferError("INTERRUPTED", "The copy was interrupted; run it again to finish (what arrived is kept).");
+    if (this.opts.signal?.aborted) throw stopError(this.opts.signal, "The copy was interrupted; run it again to finish (what arrived is kept).");
   }
 }

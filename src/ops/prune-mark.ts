@@ -1,6 +1,7 @@
 import { CofferError } from "../core/errors.js";
 import { isIdHex } from "../core/hex.js";
 import type { Progress } from "../core/progress.js";
+import { stopError } from "../repository/lock.js";
 import { loadTreeNodes, type TreeBlobLoader } from "../snapshot/walker.js";
 import { BlobIdSet } from "./blob-id-set.js";
 
@@ -41,7 +42,7 @@ export async function markUsed(repo: TreeBlobLoader, roots: readonly string[], o
     };
     const pump = (): void => {
       if (failed) return;
-      if (opts.signal?.aborted) return fail(new CofferError("INTERRUPTED", "Prune was interrupted while it read the snapshots' trees; nothing was deleted."));
+      if (opts.signal?.aborted) return fail(stopError(opts.signal, "Prune was interrupted while it read the snapshots' trees; nothing was deleted."));
       while (active < opts.concurrency && stack.length > 0) {
         const id = stack.pop() as string;
         active++;

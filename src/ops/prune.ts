@@ -4,7 +4,7 @@ import type { Warning, WarningSink } from "../core/warning.js";
 import { removeOldTempFiles } from "../backend/local-temp.js";
 import type { BlobEntry, BlobType } from "../repository/blob.js";
 import { buildIndexFile, readIndexFile } from "../repository/index-file.js";
-import { ensureLocksHeld, Lock } from "../repository/lock.js";
+import { ensureLocksHeld, Lock, stopError, withLockSignal } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { MasterIndex } from "../repository/master-index.js";
 import { decodeHeader, encodeHeader } from "../repository/pack.js";
@@ -109,7 +109,9 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}),
   });
   try {
-    const result = await new Pruner(repo, opts, progress, warn, dryRun).run(limit, olderThanLock);
+    // A lost lock stops the long phases (reading trees, repacking) as an interruption does, with LOCK_LOST.
+    const signal = withLockSignal(opts.signal, lock);
+    const result = await new Pruner(repo, { ...opts, ...(signal ? { signal } : {}) }, progress, warn, dryRun).run(limit, olderThanLock);
     const root = repo.backend.localRoot?.();
     if (root !== undefined) {
       const temp = await removeOldTempFiles(root, repo.clock(), dryRun);
@@ -146,7 +148,7 @@ class Pruner {
   ) {}
 
   #throwIfAborted(): void {
-    if (this.opts.signal?.aborted) throw new CofferError("INTERRUPTED", "Prune was interrupted before it deleted anything; run it again.");
+    if (this.opts.signal?.aborted) throw stopError(this.opts.signal, "Prune was interrupted before it deleted anything; run it again.");
   }
 
   async run(limit: (used: number) => number, olderThanLock: Map<string, number>): Promise<PruneResult> {

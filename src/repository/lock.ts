@@ -39,9 +39,11 @@ const held = new WeakMap<Repository, Set<Lock>>();
  * the lock file is still there. A lock file removed by someone else (`coffer unlock`, or a
  * process that found it stale because it had not been refreshed for 30 minutes, e.g. while
  * this machine slept or the backend was unreachable) means a prune may have run meanwhile:
- * the lock is then lost, for good. `signal` aborts with the LOCK_LOST error, and the points
- * where an operation commits (`saveSnapshot`, prune's deletions) call `ensureLocksHeld`,
- * which throws it, so nothing is saved that could refer to data the prune deleted.
+ * the lock is then lost, for good. `signal` aborts with the LOCK_LOST error: backup's walk,
+ * prune's tree reading and repacking, and copy stop at once (`withLockSignal`, `stopError`).
+ * The points where an operation commits (`saveSnapshot`, prune's deletions) call
+ * `ensureLocksHeld`, which throws it, so nothing is saved that could refer to data the prune
+ * deleted, even where the refresh timer has not run yet.
  */
 export class Lock {
   #id: string;
@@ -191,6 +193,21 @@ export class Lock {
  */
 export async function ensureLocksHeld(repo: Repository): Promise<void> {
   for (const lock of [...(held.get(repo) ?? [])]) await lock.ensureHeld();
+}
+
+/**
+ * `signal` and the lock's together, for an operation's long phases: aborted when either is
+ * (with the lock's LOCK_LOST error as the reason when the lock was lost).
+ */
+export function withLockSignal(signal: AbortSignal | undefined, lock: Lock | undefined): AbortSignal | undefined {
+  if (lock === undefined) return signal;
+  return signal === undefined ? lock.signal : AbortSignal.any([signal, lock.signal]);
+}
+
+/** What to throw once `signal` aborted: the LOCK_LOST error when the lock was lost, else INTERRUPTED with `message`. */
+export function stopError(signal: AbortSignal | undefined, message: string): CofferError {
+  const reason: unknown = signal?.reason;
+  return isCofferError(reason, "LOCK_LOST") ? reason : new CofferError("INTERRUPTED", message);
 }
 
 export async function loadLocks(repo: Repository, except?: string): Promise<{ id: string; file: LockFile | undefined }[]> {

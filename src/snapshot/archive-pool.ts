@@ -2,6 +2,7 @@ import { cpus } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
 import { keepYoungGenerationSmall } from "../core/gc.js";
+import { stopError } from "../repository/lock.js";
 import { decodeHeader } from "../repository/pack.js";
 import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
@@ -50,7 +51,7 @@ export class ArchivePool {
     private readonly workerCount = defaultWorkerCount(),
     signal?: AbortSignal,
   ) {
-    signal?.addEventListener("abort", () => this.#fail(new CofferError("INTERRUPTED", "The backup was interrupted; no snapshot was saved.")), { once: true });
+    signal?.addEventListener("abort", () => this.#fail(stopError(signal, "The backup was interrupted; no snapshot was saved.")), { once: true });
   }
 
   /**

@@ -5,6 +5,7 @@ import { CofferError, ioError } from "../core/errors.js";
 import { collectGarbageIfGrown } from "../core/gc.js";
 import type { Progress } from "../core/progress.js";
 import type { Warning } from "../core/warning.js";
+import { stopError } from "../repository/lock.js";
 import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import type { ArchivePool } from "./archive-pool.js";
@@ -168,7 +169,7 @@ export class ArchiveWalk {
   }
 
   #interrupted(): void {
-    if (this.signal?.aborted) throw new CofferError("INTERRUPTED", "The backup was interrupted; nothing was saved as a snapshot.");
+    if (this.signal?.aborted) throw stopError(this.signal, "The backup was interrupted; nothing was saved as a snapshot.");
   }
 
   async #dir(name: Buffer, path: Buffer, stat: BigIntStats, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {

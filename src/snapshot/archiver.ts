@@ -7,7 +7,7 @@ import { collectGarbage } from "../core/gc.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { PROGRAM } from "../core/version.js";
 import type { Warning, WarningSink } from "../core/warning.js";
-import { Lock } from "../repository/lock.js";
+import { Lock, stopError, withLockSignal } from "../repository/lock.js";
 import { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import { ArchivePool } from "./archive-pool.js";
@@ -87,9 +87,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const filters = await resolveExcludeFiles(opts.filters ?? {});
     const scanner = await Scanner.create(filters, warn, syncScanFs);
     const saver = new PackSaver(repo);
-    const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers, opts.signal);
+    // A lost lock stops the walk as an interruption does (with LOCK_LOST), not only the snapshot's save.
+    const signal = withLockSignal(opts.signal, lock);
+    const pool = opts.dryRun ? undefined : new ArchivePool(repo, saver, opts.workers, signal);
     const trees = parentTrees(repo, parent);
-    const ctx = new ArchiveWalk(repo, scanner, saver, pool, trees, new NameLookup(), warn, opts.progress ?? silentProgress, opts.signal, opts.substitutes);
+    const ctx = new ArchiveWalk(repo, scanner, saver, pool, trees, new NameLookup(), warn, opts.progress ?? silentProgress, signal, opts.substitutes);
     await warnLiveSqliteRoots(roots, opts.substitutes, warn);
     // Reading the index and the snapshots left tens of MB of parsed JSON behind.
     collectGarbage();
@@ -110,7 +112,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         treeId = await (await ctx.virtualDir(trie, parentTree)).value;
       }
       const interrupted = (): void => {
-        if (opts.signal?.aborted) throw new CofferError("INTERRUPTED", "The backup was interrupted; no snapshot was saved.");
+        if (signal?.aborted) throw stopError(signal, "The backup was interrupted; no snapshot was saved.");
       };
       interrupted();
       if (pool) await pool.flush();

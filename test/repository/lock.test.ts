@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
 import { MemoryBackend } from "../../src/backend/memory.js";
-import type { FileInfo, FileType, Handle } from "../../src/backend/backend.js";
+import type { FileInfo, FileType, Handle, LoadOptions } from "../../src/backend/backend.js";
 import { isCofferError } from "../../src/core/errors.js";
 import type { Warning } from "../../src/core/warning.js";
 import { TEST_KDF } from "../../src/crypto/kdf.js";
@@ -13,15 +13,17 @@ import { backup } from "../../src/snapshot/archiver.js";
 import { CountingBackend } from "../helpers/counting-backend.js";
 import type { Snapshot } from "../../src/snapshot/snapshot.js";
 import { saveSnapshot } from "../../src/snapshot/snapshot-store.js";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** A repository whose clock the test moves. */
-async function clockedRepo(backend = new MemoryBackend(), encrypted = false): Promise<{ repo: Repository; advance: (ms: number) => void }> {
+async function clockedRepo(backend = new MemoryBackend(), encrypted = false, packSize?: number): Promise<{ repo: Repository; advance: (ms: number) => void }> {
   let now = Date.parse("2026-05-01T10:00:00Z");
   const clock = (): Date => new Date(now);
-  const repo = await Repository.init(backend, encrypted ? { password: "pw", kdf: TEST_KDF, clock } : { encryption: "none", clock });
+  const common = { clock, ...(packSize ? { packSize } : {}) };
+  const repo = await Repository.init(backend, encrypted ? { password: "pw", kdf: TEST_KDF, ...common } : { encryption: "none", ...common });
   return { repo, advance: (ms) => (now += ms) };
 }
 
@@ -125,6 +127,99 @@ test("a backup whose lock was removed while it ran (stale after a long stall) sa
   }
 });
 
+/** What another process does to a lock after a long stall: finds it stale and removes it. This process notices at its next check. */
+async function loseLocks(repo: Repository, advance: (ms: number) => void): Promise<void> {
+  advance(40 * 60_000);
+  await removeLocks(repo, false);
+  await assert.rejects(ensureLocksHeld(repo), isLost);
+}
+
+/** `dirs` directories of `files` files of `size` random (incompressible) bytes each. */
+async function randomTree(root: string, dirs: number, files: number, size: number): Promise<number> {
+  for (let d = 0; d < dirs; d++) {
+    await mkdir(join(root, `d${String(d).padStart(3, "0")}`));
+    for (let f = 0; f < files; f++) await writeFile(join(root, `d${String(d).padStart(3, "0")}`, `f${f}`), randomBytes(size));
+  }
+  return dirs * files * size;
+}
+
+test("a backup whose lock is lost before its walk reads no file and saves no pack", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "coffer-lock-"));
+  try {
+    await randomTree(dir, 4, 20, 1000);
+    const backend = new HookBackend();
+    const { repo, advance } = await clockedRepo(backend);
+    let dataSaves = 0;
+    backend.beforeSave = async (h) => void (h.type === "data" && dataSaves++);
+    // The backup looks for its parent snapshot after taking its lock: the lock is lost there.
+    backend.beforeList = async (type) => {
+      if (type !== "snapshot") return;
+      backend.beforeList = undefined;
+      await loseLocks(repo, advance);
+    };
+    const warnings: Warning[] = [];
+    await assert.rejects(backup(repo, { paths: [dir], workers: 1, onWarning: (w) => warnings.push(w) }), isLost);
+    assert.equal(backend.beforeList, undefined, "the hook ran");
+    assert.equal(dataSaves, 0, "no file was read into a pack");
+    assert.deepEqual(await repo.listIds("snapshot"), []);
+    assert.deepEqual(await repo.listIds("index"), []);
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ["LOCK_LOST"],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a backup whose lock is lost during its walk stops reading files (not at the snapshot's save)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "coffer-lock-"));
+  try {
+    // 2560 files of 2 KiB in batches of 128 files: the walk runs at most a few batches ahead of the packs saved.
+    const total = await randomTree(dir, 40, 64, 2048);
+    const backend = new HookBackend();
+    const { repo, advance } = await clockedRepo(backend, false, 64 * 1024);
+    let packBytes = 0;
+    backend.beforeSave = async (h, data) => {
+      if (h.type !== "data") return;
+      if (packBytes === 0) await loseLocks(repo, advance);
+      packBytes += data.byteLength;
+    };
+    await assert.rejects(backup(repo, { paths: [dir], workers: 1 }), isLost);
+    assert.ok(packBytes > 0, "the hook ran");
+    assert.ok(packBytes < total / 2, `the walk stopped early: ${packBytes} of ${total} bytes were packed`);
+    assert.deepEqual(await repo.listIds("snapshot"), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("prune whose lock is lost while it reads the snapshots reads no tree and writes nothing", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "coffer-lock-"));
+  try {
+    await randomTree(dir, 3, 3, 100);
+    const backend = new HookBackend();
+    const { repo, advance } = await clockedRepo(backend);
+    await backup(repo, { paths: [dir], workers: 1 });
+    const indexBefore = await repo.listIds("index");
+    let loadsAfter = 0;
+    let lost = false;
+    backend.beforeLoad = async (h) => void (lost && h.type === "data" && loadsAfter++);
+    backend.beforeList = async (type) => {
+      if (type !== "snapshot") return;
+      backend.beforeList = undefined;
+      await loseLocks(repo, advance);
+      lost = true;
+    };
+    await assert.rejects(prune(repo, { repackSmall: true }), isLost);
+    assert.ok(lost, "the hook ran");
+    assert.equal(loadsAfter, 0, "no tree pack was read after the lock was lost");
+    assert.deepEqual(await repo.listIds("index"), indexBefore);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("prune deletes nothing when its exclusive lock was removed", async () => {
   const backend = new HookBackend();
   const { repo, advance } = await clockedRepo(backend);
@@ -145,13 +240,18 @@ test("prune deletes nothing when its exclusive lock was removed", async () => {
   assert.deepEqual(await repo.listIds("data"), []);
 });
 
-/** A memory backend that runs a hook before saves or listings. */
+/** A memory backend that runs a hook before saves, loads or listings. */
 class HookBackend extends MemoryBackend {
-  beforeSave: ((h: Handle) => Promise<void>) | undefined;
+  beforeSave: ((h: Handle, data: Uint8Array) => Promise<void>) | undefined;
+  beforeLoad: ((h: Handle) => Promise<void>) | undefined;
   beforeList: ((type: FileType) => Promise<void>) | undefined;
   override async save(h: Handle, data: Uint8Array): Promise<void> {
-    await this.beforeSave?.(h);
+    await this.beforeSave?.(h, data);
     return super.save(h, data);
+  }
+  override async load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+    await this.beforeLoad?.(h);
+    return super.load(h, opts);
   }
   override async *list(type: FileType): AsyncIterable<FileInfo> {
     await this.beforeList?.(type);
