@@ -1,4 +1,5 @@
-import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "./backend.js";
+import type { Backend, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "./backend.js";
+import { DelegatingBackend } from "./delegating-backend.js";
 
 /** Counts free slots; waiters are served first come, first served. */
 class Semaphore {
@@ -30,40 +31,32 @@ class Semaphore {
  * A `list` holds a slot only while it fetches its next entry, not while the caller handles
  * one: a caller that loads each listed file inside its loop cannot deadlock the wrapper.
  */
-export class LimitBackend implements Backend {
-  readonly properties: BackendProperties;
+export class LimitBackend extends DelegatingBackend {
   readonly #sem: Semaphore;
 
-  constructor(
-    readonly inner: Backend,
-    connections = inner.properties.connections,
-  ) {
+  constructor(inner: Backend, connections = inner.properties.connections) {
     const n = Math.max(1, Math.floor(connections));
-    this.properties = { ...inner.properties, connections: n };
+    super(inner, { connections: n });
     this.#sem = new Semaphore(n);
   }
 
-  get location(): string {
-    return this.inner.location;
-  }
-
-  create(): Promise<void> {
+  override create(): Promise<void> {
     return this.#sem.run(() => this.inner.create());
   }
 
-  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+  override save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
     return this.#sem.run(() => this.inner.save(h, data, opts));
   }
 
-  load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+  override load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
     return this.#sem.run(() => this.inner.load(h, opts));
   }
 
-  stat(h: Handle): Promise<FileInfo> {
+  override stat(h: Handle): Promise<FileInfo> {
     return this.#sem.run(() => this.inner.stat(h));
   }
 
-  async *list(type: FileType): AsyncIterable<FileInfo> {
+  override async *list(type: FileType): AsyncIterable<FileInfo> {
     const it = this.inner.list(type)[Symbol.asyncIterator]();
     let done = false;
     try {
@@ -80,23 +73,11 @@ export class LimitBackend implements Backend {
     }
   }
 
-  remove(h: Handle): Promise<void> {
+  override remove(h: Handle): Promise<void> {
     return this.#sem.run(() => this.inner.remove(h));
   }
 
   localRoot(): string | undefined {
     return this.inner.localRoot?.();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  isNotFound(err: unknown): boolean {
-    return this.inner.isNotFound(err);
-  }
-
-  isPermanent(err: unknown): boolean {
-    return this.inner.isPermanent(err);
   }
 }

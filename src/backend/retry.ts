@@ -1,4 +1,5 @@
-import type { Backend, BackendProperties, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "./backend.js";
+import type { Backend, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "./backend.js";
+import { DelegatingBackend } from "./delegating-backend.js";
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -43,7 +44,7 @@ const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res
  * Retrying is safe because every request is idempotent: a repeated save writes the same bytes
  * under the same name again. It is stacked outside `LimitBackend`, so a wait holds no slot.
  */
-export class RetryBackend implements Backend {
+export class RetryBackend extends DelegatingBackend {
   readonly #attempts: number;
   readonly #initial: number;
   readonly #max: number;
@@ -52,10 +53,8 @@ export class RetryBackend implements Backend {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
 
-  constructor(
-    readonly inner: Backend,
-    opts: RetryOptions = {},
-  ) {
+  constructor(inner: Backend, opts: RetryOptions = {}) {
+    super(inner);
     this.#attempts = Math.max(1, Math.floor(opts.attempts ?? 10));
     this.#initial = opts.initialDelayMs ?? 500;
     this.#max = opts.maxDelayMs ?? 30_000;
@@ -65,31 +64,23 @@ export class RetryBackend implements Backend {
     this.#random = opts.random ?? Math.random;
   }
 
-  get location(): string {
-    return this.inner.location;
-  }
-
-  get properties(): BackendProperties {
-    return this.inner.properties;
-  }
-
-  create(): Promise<void> {
+  override create(): Promise<void> {
     return this.#retry("create", undefined, () => this.inner.create());
   }
 
-  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+  override save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
     return this.#retry("save", h, () => this.inner.save(h, data, opts));
   }
 
-  load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+  override load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
     return this.#retry("load", h, () => this.inner.load(h, opts));
   }
 
-  stat(h: Handle): Promise<FileInfo> {
+  override stat(h: Handle): Promise<FileInfo> {
     return this.#retry("stat", h, () => this.inner.stat(h));
   }
 
-  async *list(type: FileType): AsyncIterable<FileInfo> {
+  override async *list(type: FileType): AsyncIterable<FileInfo> {
     const seen = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       const it = this.inner.list(type)[Symbol.asyncIterator]();
@@ -116,24 +107,12 @@ export class RetryBackend implements Backend {
     }
   }
 
-  remove(h: Handle): Promise<void> {
+  override remove(h: Handle): Promise<void> {
     return this.#retry("remove", h, () => this.inner.remove(h));
   }
 
   localRoot(): string | undefined {
     return this.inner.localRoot?.();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  isNotFound(err: unknown): boolean {
-    return this.inner.isNotFound(err);
-  }
-
-  isPermanent(err: unknown): boolean {
-    return this.inner.isPermanent(err);
   }
 
   /** The wait after failed attempt `attempt` (from 1): exponential, jittered to 50–150 %, capped. */

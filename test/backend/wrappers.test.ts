@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Backend, FileInfo, FileType, Handle, LoadOptions, SaveOptions } from "../../src/backend/backend.js";
+import { DelegatingBackend } from "../../src/backend/delegating-backend.js";
 import { LimitBackend } from "../../src/backend/limit.js";
+import { LocalBackend } from "../../src/backend/local.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { wrapBackend } from "../../src/backend/open.js";
 import { RetryBackend, type RetryInfo } from "../../src/backend/retry.js";
@@ -209,6 +211,19 @@ describe("wrapBackend", () => {
       warnings.map((w) => /: list snapshots failed \(EIO\); retrying in [\d.]+ s \(attempt (\d) of 3\)$/.exec(w.message)?.[1]),
       ["2", "3"],
     );
+  });
+
+  it("hands on location, properties and a local repository's directory; a delegating test double hides the directory", () => {
+    const local = new LocalBackend("/srv/coffer-repo");
+    const wrapped = wrapBackend(local, { connections: 2 });
+    assert.equal(wrapped.location, local.location);
+    assert.deepEqual(wrapped.properties, { ...local.properties, connections: 2 });
+    assert.equal(wrapped.localRoot?.(), local.localRoot());
+    assert.ok(local.localRoot() !== undefined);
+    const double = new FaultyBackend(local);
+    assert.equal((double as Backend).localRoot, undefined, "workers must not write around an injected fault");
+    assert.equal(wrapBackend(double).localRoot?.(), undefined);
+    assert.deepEqual(new DelegatingBackend(local, { remote: true }).properties, { ...local.properties, remote: true });
   });
 
   it("hands a save's known SHA-256 through both wrappers to the driver, on every attempt", async () => {

@@ -1,5 +1,5 @@
 import type { Backend, FileType, Handle, LoadOptions } from "../../src/backend/backend.js";
-import { DelegatingBackend } from "./delegating-backend.js";
+import { DelegatingBackend } from "../../src/backend/delegating-backend.js";
 
 /**
  * Wraps a backend, counts the files it loads (per type, with bytes), and says it is remote

@@ -1,6 +1,6 @@
 import { ioError, type SystemError } from "../../src/core/errors.js";
 import { handlePath, type Backend, type BackendProperties, type FileInfo, type FileType, type Handle, type LoadOptions } from "../../src/backend/backend.js";
-import { DelegatingBackend } from "./delegating-backend.js";
+import { DelegatingBackend } from "../../src/backend/delegating-backend.js";
 
 export type BackendOp = "create" | "save" | "load" | "stat" | "list" | "remove";
 

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import type { Handle, SaveOptions } from "../../src/backend/backend.js";
+import { DelegatingBackend } from "../../src/backend/delegating-backend.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { PackSaver } from "../../src/repository/pack-saver.js";
 import { Repository } from "../../src/repository/repository.js";
-import { DelegatingBackend } from "../helpers/delegating-backend.js";
 
 /** Holds every pack upload until `release`; records what each save was told. */
 class GatedBackend extends DelegatingBackend {
