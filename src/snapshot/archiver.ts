@@ -216,9 +216,13 @@ async function findParent(repo: Repository, opts: BackupOptions, host: string, p
 /** Below this many directories in the parent, starting a worker to read its trees ahead costs more than it saves. */
 const PREFETCH_MIN_DIRS = 256;
 
-/** The parent's trees: read ahead by a worker from a local repository, when there are enough of them. */
+/**
+ * The parent's trees: read ahead by a worker, when there are enough of them, from a local
+ * repository or from the local cache of a remote one (which holds its tree packs laid out
+ * the same way; a tree the cache lacks is loaded through the repository as before).
+ */
 function parentTrees(repo: Repository, parent: SnapshotWithId | undefined): ParentTrees {
-  const root = repo.backend.localRoot?.();
+  const root = repo.backend.localRoot?.() ?? repo.cache?.dir;
   const s = parent?.summary;
   const dirs = s ? s.dirs_new + s.dirs_changed + s.dirs_unmodified : Infinity;
   if (!parent || root === undefined || dirs < PREFETCH_MIN_DIRS) return new ParentTrees(repo);

@@ -10,7 +10,10 @@ export interface PrefetchInit {
   idKey: Uint8Array;
   /** The parent snapshot's root tree (hex). */
   root: string;
-  /** The local repository the packs are read from (Backend.localRoot). */
+  /**
+   * Where the packs are read from, laid out as in a repository: a local repository
+   * (Backend.localRoot) or the local cache of a remote one (LocalCache.dir).
+   */
   localRoot: string;
   trees: TreeLocations;
   /**

@@ -9,7 +9,9 @@ import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type Prefe
 /**
  * Reads the parent snapshot's trees ahead of a backup's walk (see tree-prefetch.ts): depth
  * first, children in name order, each read from its pack with one pread, opened, decompressed
- * and checked against its id. Runs synchronously; Atomics.wait keeps it within MAX_AHEAD
+ * and checked against its id. The packs are a local repository's or a remote repository's
+ * local cache; a tree whose pack is not there, or that does not verify (a damaged cache
+ * entry), is sent as FAILED and loaded by the main thread through the repository. Runs synchronously; Atomics.wait keeps it within MAX_AHEAD
  * batches of the main thread.
  */
 const init = workerData as PrefetchInit;
@@ -23,15 +25,23 @@ const byId = new Map<string, number>();
 for (let j = 0; j < locs.pack.length; j++) byId.set(Buffer.from(locs.ids.buffer, locs.ids.byteOffset + j * 32, 32).toString("hex"), j);
 
 const fds = new Map<number, number>();
-function packFd(pack: number): number {
+/** Packs that could not be opened (not in the local cache): their trees are left to the main thread. */
+const missing = new Set<number>();
+function packFd(pack: number): number | undefined {
   let fd = fds.get(pack);
   if (fd === undefined) {
+    if (missing.has(pack)) return undefined;
     if (fds.size >= 32) {
       const [oldest, ofd] = fds.entries().next().value as [number, number];
       fds.delete(oldest);
       closeSync(ofd);
     }
-    fd = openSync(join(init.localRoot, handlePath({ type: "data", name: locs.packs[pack] ?? "" })), "r");
+    try {
+      fd = openSync(join(init.localRoot, handlePath({ type: "data", name: locs.packs[pack] ?? "" })), "r");
+    } catch {
+      missing.add(pack);
+      return undefined;
+    }
   } else {
     fds.delete(pack);
   }
@@ -45,8 +55,10 @@ function load(id: string): Buffer | undefined {
   if (j === undefined) return undefined;
   try {
     const length = locs.length[j] ?? 0;
+    const fd = packFd(locs.pack[j] ?? 0);
+    if (fd === undefined) return undefined;
     const stored = Buffer.allocUnsafe(length);
-    if (readSync(packFd(locs.pack[j] ?? 0), stored, 0, length, locs.offset[j] ?? 0) !== length) return undefined;
+    if (readSync(fd, stored, 0, length, locs.offset[j] ?? 0) !== length) return undefined;
     const entry = { id: Buffer.from(id, "hex"), type: "tree" as const, compressed: locs.compressed[j] === 1, rawLength: locs.rawLength[j] ?? 0 };
     return decodeBlob(stored, entry, crypter, idKey, "a tree pack");
   } catch {
