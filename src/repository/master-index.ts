@@ -213,6 +213,16 @@ export class MasterIndex {
     return [...this.#packNo.keys()];
   }
 
+  /** Where the last blob the index knows in each pack ends (a pack is at least that long). */
+  packEnds(): Map<string, number> {
+    const ends = new Float64Array(this.#packs.length);
+    for (let i = 0; i < this.#count; i++) {
+      const p = this.#pack[i] ?? 0;
+      ends[p] = Math.max(ends[p] ?? 0, (this.#offset[i] ?? 0) + (this.#length[i] ?? 0));
+    }
+    return new Map(this.#packs.map((name, p) => [name, ends[p] ?? 0]));
+  }
+
   hasPack(pack: string): boolean {
     return this.#packNo.has(pack);
   }

@@ -3,6 +3,7 @@ import { checkHandle, handlePath } from "../backend/backend.js";
 import { CofferError } from "../core/errors.js";
 import { collectGarbageIfGrown } from "../core/gc.js";
 import type { IndexedBlob } from "../repository/master-index.js";
+import { PackBlocks } from "../repository/pack-blocks.js";
 import { BLOB_FIELDS, type FileMeta, MAX_RANGE, TARGET_FIELDS, type VerifyFile } from "./restore-protocol.js";
 import type { RestorePool } from "./restore-pool.js";
 import type { FileJob, Need, PreparedFiles, TargetWriter } from "./restore-target.js";
@@ -13,13 +14,17 @@ import type { FileJob, Need, PreparedFiles, TargetWriter } from "./restore-targe
  * sense (gaps up to GAP are read through rather than cut into another request; a range holds
  * at most MAX_RANGE bytes unless one blob is larger), each range once, and handed to a worker
  * with every (file, offset) each blob goes to. From a local repository the worker reads the
- * range itself into a buffer it reuses; otherwise the main thread fetches it. At most two
+ * range itself into a buffer it reuses; otherwise the main thread fetches it through
+ * PackBlocks, which keeps the blocks of packs read last (REMOTE_BLOCK_BYTES), so that the
+ * batches that need the same pack do not each fetch it again. At most two
  * ranges per worker are in flight and at most two batches are planned at a time, so memory
  * stays bounded whatever the restore's size. A blob that fails (damaged, missing pack) is
  * tried from another pack that holds it, if the index knows one; otherwise the files that need
  * it are reported, naming the pack, and every other file is still restored.
  */
 const GAP = 1024 * 1024;
+/** Pack blocks kept in memory when the main thread fetches ranges (a remote repository). */
+const REMOTE_BLOCK_BYTES = 32 * 1024 * 1024;
 
 interface Range {
   pack: string;
@@ -39,6 +44,8 @@ export class DataWriter {
   readonly #slots: Slots;
   readonly #batches: Promise<void>[] = [];
   readonly #root: string | undefined;
+  /** Pack bytes read from the repository by the main thread (not a local one). */
+  readonly #blocks: PackBlocks | undefined;
   /** Every file written, for --verify (only then). */
   readonly verifyJobs: FileJob[] = [];
 
@@ -49,6 +56,10 @@ export class DataWriter {
   ) {
     this.#slots = new Slots(pool.size * 2, opts.signal);
     this.#root = w.ctx.repo.backend.localRoot?.();
+    if (this.#root === undefined) {
+      const ends = w.ctx.repo.index.packEnds();
+      this.#blocks = new PackBlocks(w.ctx.repo.backend, (pack) => ends.get(pack) ?? 0, REMOTE_BLOCK_BYTES);
+    }
   }
 
   async add(files: PreparedFiles): Promise<void> {
@@ -67,6 +78,7 @@ export class DataWriter {
   /** Waits for every batch. */
   async finish(): Promise<void> {
     while (this.#batches.length > 0) await this.#batches.shift();
+    this.#blocks?.clear();
     if (this.opts.signal?.aborted) throw new CofferError("INTERRUPTED", "The restore was interrupted; the target holds part of the snapshot.");
   }
 
@@ -81,7 +93,7 @@ export class DataWriter {
       }
     }
     const retries: Range[] = [];
-    const run = new RangeRunner(this.w, this.pool, files, retries, this.#root);
+    const run = new RangeRunner(this.w, this.pool, files, retries, this.#root, this.#blocks);
     let queue = ranges;
     while (queue.length > 0) {
       await Promise.all(queue.map((r) => this.#slots.run(() => run.range(r))));
@@ -194,6 +206,8 @@ class RangeRunner {
     private readonly retries: Range[],
     /** A local repository's directory: the workers read the packs themselves. */
     private readonly root: string | undefined,
+    /** Otherwise: the main thread reads them. */
+    private readonly blocks: PackBlocks | undefined,
   ) {}
 
   #job(no: number): FileJob | undefined {
@@ -208,7 +222,8 @@ class RangeRunner {
       if (this.root !== undefined) {
         checkHandle(handle);
         read = { path: join(this.root, handlePath(handle)), offset: r.offset, length: r.length };
-      } else data = await this.w.ctx.repo.backend.load(handle, { offset: r.offset, length: r.length });
+      } else if (this.blocks) data = await this.blocks.read(r.pack, r.offset, r.length, readsThroughGaps(r));
+      else data = await this.w.ctx.repo.backend.load(handle, { offset: r.offset, length: r.length });
     } catch (err) {
       this.#rangeFailed(r, (err as Error).message);
       return;
@@ -305,6 +320,17 @@ class RangeRunner {
   #report(): void {
     this.w.report(this.#current);
   }
+}
+
+/**
+ * A range that holds bytes its blobs do not need: other batches likely need them (the pack of
+ * small files backed up in another order), so PackBlocks keeps its blocks. A range its blobs
+ * fill (a large file's) is not read again.
+ */
+function readsThroughGaps(r: Range): boolean {
+  let needed = 0;
+  for (const n of r.needs) needed += n.entry.length;
+  return needed < r.length;
 }
 
 /** Re-reads every restored file in the workers and checks each chunk against its id. */

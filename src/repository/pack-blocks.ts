@@ -1,0 +1,138 @@
+import type { Backend } from "../backend/backend.js";
+
+/** The unit read and kept: aligned blocks of a pack. */
+export const PACK_BLOCK = 256 * 1024;
+
+/**
+ * Pack bytes read from a remote backend in aligned blocks of PACK_BLOCK, the ones used last
+ * kept in memory up to a budget. A restore reads the packs of small files in many ranges, a
+ * batch of files at a time, and the batches of a snapshot's files need the same packs again
+ * and again (files backed up in one order, deduplicated, restored in another): one 16 MiB pack
+ * was fetched 54 times against S3. With the blocks kept, a range costs only the blocks that are
+ * not in memory, fetched in one request per run of missing blocks; blocks being fetched are
+ * shared by every range that needs them. No block is ever written anywhere, and the bytes are
+ * only pack bytes: every blob read from them is still opened and verified against its id.
+ *
+ * A request never reaches past the last blob the index knows in the pack (`end`), so a block
+ * at the end of a pack is shorter. A failed request forgets its blocks (the next read asks
+ * again) and fails the ranges that needed them.
+ */
+export class PackBlocks {
+  /** `pack:block number` → the block's bytes (a view into its request's buffer); least recently used first. */
+  readonly #blocks = new Map<string, Block>();
+  #bytes = 0;
+  /** Bytes fetched and requests made, for tests and figures. */
+  fetched = 0;
+  requests = 0;
+
+  constructor(
+    private readonly backend: Backend,
+    /** The end of the last blob of a pack, as the index knows it. */
+    private readonly end: (pack: string) => number,
+    /** Bytes of blocks kept at most (about; a block being fetched is counted once asked for). */
+    private readonly budget: number,
+  ) {}
+
+  /**
+   * The bytes [offset, offset + length) of a pack, in a buffer of their own (which the caller
+   * may transfer to a worker). Blocks fetched for it are kept only when `keep` is set (the
+   * caller expects other reads of them: it reads through gaps it does not need).
+   */
+  async read(pack: string, offset: number, length: number, keep = true): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    const first = Math.floor(offset / PACK_BLOCK);
+    const last = Math.floor((offset + length - 1) / PACK_BLOCK);
+    const end = Math.max(this.end(pack), offset + length);
+    if (!keep && !this.#holdsAny(pack, first, last)) {
+      // Nothing to share or keep: exactly the range, in the buffer the backend read it into.
+      this.requests++;
+      const data = await this.backend.load({ type: "data", name: pack }, { offset, length });
+      this.fetched += data.length;
+      return data;
+    }
+    const parts: Promise<Buffer>[] = [];
+    let missingFrom = -1;
+    for (let b = first; b <= last + 1; b++) {
+      const hit = b <= last ? this.#blocks.get(`${pack}:${b}`) : undefined;
+      if (b <= last && hit === undefined) {
+        if (missingFrom < 0) missingFrom = b;
+        continue;
+      }
+      if (missingFrom >= 0) {
+        parts.push(...this.#fetch(pack, missingFrom, b, end, keep));
+        missingFrom = -1;
+      }
+      if (hit !== undefined) {
+        const key = `${pack}:${b}`;
+        this.#blocks.delete(key); // most recently used last
+        this.#blocks.set(key, hit);
+        parts.push(hit.data);
+      }
+    }
+    this.#evict();
+    const blocks = await Promise.all(parts);
+    const out = Buffer.allocUnsafeSlow(length);
+    let at = 0;
+    blocks.forEach((block, i) => {
+      const blockStart = (first + i) * PACK_BLOCK;
+      const from = Math.max(offset, blockStart) - blockStart;
+      const to = Math.min(offset + length, blockStart + block.length) - blockStart;
+      if (to > from) at += block.copy(out, at, from, to);
+    });
+    if (at !== length) throw new Error(`${at} of ${length} bytes of pack ${pack.slice(0, 8)} arrived`);
+    return out;
+  }
+
+  /** Fetches blocks [from, to) of a pack in one request; a promise per block. */
+  #fetch(pack: string, from: number, to: number, end: number, keep: boolean): Promise<Buffer>[] {
+    const start = from * PACK_BLOCK;
+    const stop = Math.min(to * PACK_BLOCK, end);
+    this.requests++;
+    const data = this.backend.load({ type: "data", name: pack }, { offset: start, length: stop - start }).then((d) => {
+      this.fetched += d.length;
+      return d;
+    });
+    const out: Promise<Buffer>[] = [];
+    for (let b = from; b < to; b++) {
+      const key = `${pack}:${b}`;
+      const rel = (b - from) * PACK_BLOCK;
+      const size = Math.min(PACK_BLOCK, stop - start - rel);
+      const block: Block = { data: data.then((d) => d.subarray(rel, rel + size)), size };
+      out.push(block.data);
+      if (!keep) continue;
+      block.data.catch(() => {
+        if (this.#blocks.get(key) === block) {
+          this.#blocks.delete(key);
+          this.#bytes -= size;
+        }
+      });
+      this.#blocks.set(key, block);
+      this.#bytes += size;
+    }
+    return out;
+  }
+
+  #holdsAny(pack: string, first: number, last: number): boolean {
+    for (let b = first; b <= last; b++) if (this.#blocks.has(`${pack}:${b}`)) return true;
+    return false;
+  }
+
+  #evict(): void {
+    for (const [key, block] of this.#blocks) {
+      if (this.#bytes <= this.budget) return;
+      this.#blocks.delete(key);
+      this.#bytes -= block.size;
+    }
+  }
+
+  /** Drops every block. */
+  clear(): void {
+    this.#blocks.clear();
+    this.#bytes = 0;
+  }
+}
+
+interface Block {
+  data: Promise<Buffer>;
+  size: number;
+}
