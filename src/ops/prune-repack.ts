@@ -21,7 +21,7 @@ export interface RepackContext {
  * `newPacks`; returns the saver (its index files, bytes added).
  */
 export async function repack(repo: Repository, plan: PrunePlan, newPacks: Map<string, BlobEntry[]>, ctx: RepackContext): Promise<PackSaver> {
-  const saver = new PackSaver(repo, { checkpointPacks: Number.MAX_SAFE_INTEGER });
+  const saver = new PackSaver(repo, { checkpointPacks: Number.MAX_SAFE_INTEGER, checkpointBlobs: Number.MAX_SAFE_INTEGER });
   const builders = new Map<BlobType, PackBuilder>();
   const finish = async (b: PackBuilder): Promise<void> => {
     if (b.count === 0) return;

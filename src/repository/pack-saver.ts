@@ -8,14 +8,20 @@ import type { Repository } from "./repository.js";
  * Writes packs, then the index files that name them (never the other way round), so a crash
  * leaves at most packs no index names. Blobs packed here (trees, small writes on the main
  * thread) and whole packs built elsewhere (worker threads) go through the same path.
- * An index file is written every `checkpointPacks` packs, so an interrupted backup's packs
- * can be reused by the next one.
+ * An index file is written every `checkpointPacks` packs, or once the packs not yet indexed
+ * hold `checkpointBlobs` blobs, so an interrupted backup's packs can be reused by the next
+ * one. The blob bound keeps each index file small: an index file is built as one JSON
+ * document, and a backup of 40k small blobs into fewer than 32 packs made one file of them
+ * all at its end (about 30 MB of the main thread's peak for a moment).
  */
+export const CHECKPOINT_BLOBS = 8192;
+
 export class PackSaver {
   #builders = new Map<BlobType, PackBuilder>();
   /** Local repositories: packs written straight to their files, not held in memory. */
   #streams = new Map<BlobType, { file: LocalFileWriter; pack: PackStreamWriter }>();
   #unindexed = new Map<string, BlobEntry[]>();
+  #unindexedBlobs = 0;
   #uploads = new Set<Promise<void>>();
   /** Blobs claimed for packing whose pack is not finished yet (hex ids). */
   #pending = new Set<string>();
@@ -26,7 +32,7 @@ export class PackSaver {
 
   constructor(
     private readonly repo: Repository,
-    private readonly opts: { checkpointPacks?: number; maxUploads?: number } = {},
+    private readonly opts: { checkpointPacks?: number; checkpointBlobs?: number; maxUploads?: number } = {},
   ) {}
 
   /** Packs one blob unless the repository already has it. Returns its id. */
@@ -94,8 +100,7 @@ export class PackSaver {
     const up = this.repo
       .savePack(id, bytes, entries.every((e) => e.type === "tree") ? "tree" : undefined)
       .then(async () => {
-        this.#unindexed.set(id, entries);
-        if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32)) await this.#writeIndex();
+        await this.#indexLater(id, entries);
       })
       .catch((err) => {
         this.#error ??= err;
@@ -113,8 +118,14 @@ export class PackSaver {
     }
     this.bytesAdded += size;
     this.blobsAdded += entries.length;
+    await this.#indexLater(id, entries);
+  }
+
+  /** Notes a saved pack for the next index file; writes one at a checkpoint. */
+  async #indexLater(id: string, entries: BlobEntry[]): Promise<void> {
     this.#unindexed.set(id, entries);
-    if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32)) await this.#writeIndex();
+    this.#unindexedBlobs += entries.length;
+    if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32) || this.#unindexedBlobs >= (this.opts.checkpointBlobs ?? CHECKPOINT_BLOBS)) await this.#writeIndex();
   }
 
   /**
@@ -136,6 +147,7 @@ export class PackSaver {
     if (this.#unindexed.size === 0) return;
     const packs = [...this.#unindexed.entries()];
     this.#unindexed.clear();
+    this.#unindexedBlobs = 0;
     const id = await this.repo.saveJson("index", buildIndexFile(packs));
     this.indexFiles.push(id);
     this.repo.index.files.add(id);
