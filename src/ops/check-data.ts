@@ -13,7 +13,8 @@ import type { SummaryBatch } from "./tree-summary.js";
  * one pass (see verify-pack.ts), its trees summarised for the tree walk on the way. A worker
  * reads a local pack file itself, a piece at a time into one reusable window, so memory does
  * not grow with pack size; from any other backend the main thread loads each pack whole and
- * transfers it. Each worker has one pack in hand and one waiting, so every core stays busy.
+ * transfers it. A worker is sent its next pack as soon as it answers, so every core stays busy
+ * and none waits at the end while packs queue behind another's.
  */
 export interface ReadDataOptions {
   pool: CheckPool;
@@ -36,6 +37,8 @@ export interface ReadDataCounts {
   bytesRead: number;
 }
 
+type Verdict = Exclude<VerifyOutcome, { unreadable: string }>;
+
 export async function readData(repo: Repository, o: ReadDataOptions): Promise<ReadDataCounts> {
   const root = repo.backend.localRoot?.();
   const counts: ReadDataCounts = { packsRead: 0, blobsRead: 0, bytesRead: 0 };
@@ -46,26 +49,45 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
   // last packs are short and no worker idles long while another finishes.
   const cost = (p: string): number => o.size(p) + (o.encoded(p).length / HEADER_ENTRY) * 8192;
   const order = [...o.packs].sort((a, b) => cost(b) - cost(a));
-  await mapLimit(order, o.pool.size * 2, async (pack) => {
+  // One pack per worker at a time, each worker's next pack sent as soon as its verdict is in
+  // (before the verdict is recorded): packs queued behind a worker's current one could not be
+  // taken by the other, which then idled at the end for up to a pack's time.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    let pack = order[next++];
+    let pending = pack === undefined ? undefined : verifyOne(pack);
+    while (pack !== undefined && pending !== undefined) {
+      const v = await pending;
+      const done = pack;
+      pack = order[next++];
+      pending = pack === undefined ? undefined : verifyOne(pack);
+      pending?.catch(() => undefined); // awaited in the next turn, or the lane has failed
+      if (v) record(done, v);
+    }
+  };
+  /** The pack's verdict, or undefined when it cannot be read at all (recorded as damage). */
+  const verifyOne = async (pack: string): Promise<Verdict | undefined> => {
     o.throwIfAborted();
     const encoded = o.encoded(pack);
-    const count = encoded.length / HEADER_ENTRY;
-    const entries = (): BlobEntry[] => decodeHeader(encoded, `pack ${pack.slice(0, 8)}`);
     let v: VerifyOutcome | undefined;
     // A local file the worker cannot read is loaded through the backend (its retries, its errors).
     if (root !== undefined) v = await o.pool.verify(pack, { path: join(root, handlePath({ type: "data", name: pack })) }, encoded, true);
-    if (v === undefined || "unreadable" in v) {
-      let bytes: Buffer;
-      try {
-        bytes = await repo.backend.load({ type: "data", name: pack });
-      } catch (err) {
-        if (!repo.backend.isPermanent(err)) throw err;
-        o.onDamage(pack, [`it cannot be read (${msg(err)})`], entries());
-        return;
-      }
-      v = await o.pool.verify(pack, { bytes }, encoded, true);
-      if ("unreadable" in v) throw new Error(`unreachable: ${v.unreadable}`);
+    if (v !== undefined && !("unreadable" in v)) return v;
+    let bytes: Buffer;
+    try {
+      bytes = await repo.backend.load({ type: "data", name: pack });
+    } catch (err) {
+      if (!repo.backend.isPermanent(err)) throw err;
+      o.onDamage(pack, [`it cannot be read (${msg(err)})`], decodeHeader(encoded, `pack ${pack.slice(0, 8)}`));
+      return undefined;
     }
+    v = await o.pool.verify(pack, { bytes }, encoded, true);
+    if ("unreadable" in v) throw new Error(`unreachable: ${v.unreadable}`);
+    return v;
+  };
+  const record = (pack: string, v: Verdict): void => {
+    const encoded = o.encoded(pack);
+    const count = encoded.length / HEADER_ENTRY;
     counts.packsRead++;
     counts.blobsRead += count;
     counts.bytesRead += v.size;
@@ -74,14 +96,18 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
     const messages: string[] = [];
     if (v.badHash) messages.push(`its contents do not match its name (their SHA-256 is ${v.badHash.slice(0, 8)}…)`);
     if (v.headerProblem) messages.push(msg(v.headerProblem));
-    const all = v.failed.length ? entries() : [];
+    const all = v.failed.length ? decodeHeader(encoded, `pack ${pack.slice(0, 8)}`) : [];
     const failed = v.failed.map((f) => all[f.i]).filter((e) => e !== undefined);
     if (failed.length) {
       const first = msg(v.failed[0]?.message ?? "");
       messages.push(`${failed.length} of its ${count} blobs fail verification (${first}${failed.length > 1 ? "; …" : ""})`);
     }
     if (messages.length) o.onDamage(pack, messages, failed);
-  });
+  };
+  // From another backend the main thread loads each pack: two per worker, so a load overlaps
+  // the worker's verifying.
+  const lanes = (root !== undefined ? 1 : 2) * o.pool.size;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, order.length)) }, lane));
   return counts;
 }
 
