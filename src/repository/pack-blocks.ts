@@ -18,7 +18,7 @@ export const PACK_BLOCK = 256 * 1024;
  * again) and fails the ranges that needed them.
  */
 export class PackBlocks {
-  /** `pack:block number` → the block's bytes (a view into its request's buffer); least recently used first. */
+  /** `pack:block number` → the block's bytes (a copy); least recently used first. */
   readonly #blocks = new Map<string, Block>();
   #bytes = 0;
   /** Bytes fetched and requests made, for tests and figures. */
@@ -34,12 +34,13 @@ export class PackBlocks {
   ) {}
 
   /**
-   * The bytes [offset, offset + length) of a pack, in a buffer of their own (which the caller
-   * may transfer to a worker). Blocks fetched for it are kept only when `keep` is set (the
-   * caller expects other reads of them: it reads through gaps it does not need).
+   * The bytes [offset, offset + length) of a pack: `data[at, at + length)`, where `data` is a
+   * buffer of its own that no kept block refers to (the caller may transfer it to a worker).
+   * Blocks fetched for it are kept only when `keep` is set (the caller expects other reads of
+   * them: it reads through gaps it does not need).
    */
-  async read(pack: string, offset: number, length: number, keep = true): Promise<Buffer> {
-    if (length <= 0) return Buffer.alloc(0);
+  async read(pack: string, offset: number, length: number, keep = true): Promise<{ data: Buffer; at: number }> {
+    if (length <= 0) return { data: Buffer.alloc(0), at: 0 };
     const first = Math.floor(offset / PACK_BLOCK);
     const last = Math.floor((offset + length - 1) / PACK_BLOCK);
     const end = Math.max(this.end(pack), offset + length);
@@ -48,9 +49,10 @@ export class PackBlocks {
       this.requests++;
       const data = await this.backend.load({ type: "data", name: pack }, { offset, length });
       this.fetched += data.length;
-      return data;
+      return { data, at: 0 };
     }
     const parts: Promise<Buffer>[] = [];
+    let whole: Promise<Buffer> | undefined;
     let missingFrom = -1;
     for (let b = first; b <= last + 1; b++) {
       const hit = b <= last ? this.#blocks.get(`${pack}:${b}`) : undefined;
@@ -59,7 +61,9 @@ export class PackBlocks {
         continue;
       }
       if (missingFrom >= 0) {
-        parts.push(...this.#fetch(pack, missingFrom, b, end, keep));
+        const run = this.#fetch(pack, missingFrom, b, end, keep);
+        if (missingFrom === first && b === last + 1) whole = run.data;
+        parts.push(...run.blocks);
         missingFrom = -1;
       }
       if (hit !== undefined) {
@@ -70,7 +74,9 @@ export class PackBlocks {
       }
     }
     this.#evict();
+    // Every kept block has its copy once these resolve: the request's buffer is free to go.
     const blocks = await Promise.all(parts);
+    if (whole) return { data: await whole, at: offset - first * PACK_BLOCK };
     const out = Buffer.allocUnsafeSlow(length);
     let at = 0;
     blocks.forEach((block, i) => {
@@ -80,26 +86,33 @@ export class PackBlocks {
       if (to > from) at += block.copy(out, at, from, to);
     });
     if (at !== length) throw new Error(`${at} of ${length} bytes of pack ${pack.slice(0, 8)} arrived`);
-    return out;
+    return { data: out, at: 0 };
   }
 
-  /** Fetches blocks [from, to) of a pack in one request; a promise per block. */
-  #fetch(pack: string, from: number, to: number, end: number, keep: boolean): Promise<Buffer>[] {
+  /**
+   * Fetches blocks [from, to) of a pack in one request: the request's bytes, and a promise per
+   * block (a copy of its own when kept, so that the request's buffer is not held by the cache).
+   */
+  #fetch(pack: string, from: number, to: number, end: number, keep: boolean): { data: Promise<Buffer>; blocks: Promise<Buffer>[] } {
     const start = from * PACK_BLOCK;
     const stop = Math.min(to * PACK_BLOCK, end);
     this.requests++;
     const data = this.backend.load({ type: "data", name: pack }, { offset: start, length: stop - start }).then((d) => {
+      if (d.length !== stop - start) throw new Error(`${d.length} of ${stop - start} bytes of pack ${pack.slice(0, 8)} arrived`);
       this.fetched += d.length;
       return d;
     });
-    const out: Promise<Buffer>[] = [];
+    const blocks: Promise<Buffer>[] = [];
     for (let b = from; b < to; b++) {
       const key = `${pack}:${b}`;
       const rel = (b - from) * PACK_BLOCK;
       const size = Math.min(PACK_BLOCK, stop - start - rel);
-      const block: Block = { data: data.then((d) => d.subarray(rel, rel + size)), size };
-      out.push(block.data);
-      if (!keep) continue;
+      if (!keep) {
+        blocks.push(data.then((d) => d.subarray(rel, rel + size)));
+        continue;
+      }
+      const block: Block = { data: data.then((d) => Buffer.from(d.subarray(rel, rel + size))), size };
+      blocks.push(block.data);
       block.data.catch(() => {
         if (this.#blocks.get(key) === block) {
           this.#blocks.delete(key);
@@ -109,7 +122,7 @@ export class PackBlocks {
       this.#blocks.set(key, block);
       this.#bytes += size;
     }
-    return out;
+    return { data, blocks };
   }
 
   #holdsAny(pack: string, first: number, last: number): boolean {

@@ -216,13 +216,15 @@ class RangeRunner {
 
   async range(r: Range): Promise<void> {
     let data: Buffer | undefined;
+    /** Where the range starts in `data`. */
+    let at = 0;
     let read: { path: string; offset: number; length: number } | undefined;
     const handle = { type: "data" as const, name: r.pack };
     try {
       if (this.root !== undefined) {
         checkHandle(handle);
         read = { path: join(this.root, handlePath(handle)), offset: r.offset, length: r.length };
-      } else if (this.blocks) data = await this.blocks.read(r.pack, r.offset, r.length, readsThroughGaps(r));
+      } else if (this.blocks) ({ data, at } = await this.blocks.read(r.pack, r.offset, r.length, readsThroughGaps(r)));
       else data = await this.w.ctx.repo.backend.load(handle, { offset: r.offset, length: r.length });
     } catch (err) {
       this.#rangeFailed(r, (err as Error).message);
@@ -236,7 +238,7 @@ class RangeRunner {
     r.needs.forEach((need, i) => {
       const e = need.entry;
       ids.set(e.id, i * 32);
-      blobs.set([e.offset - r.offset, e.length, e.rawLength, e.compressed ? 1 : 0, targets.length / TARGET_FIELDS, need.targets.length / 2], i * BLOB_FIELDS);
+      blobs.set([e.offset - r.offset + at, e.length, e.rawLength, e.compressed ? 1 : 0, targets.length / TARGET_FIELDS, need.targets.length / 2], i * BLOB_FIELDS);
       for (let t = 0; t < need.targets.length; t += 2) {
         const f = need.targets[t] as number;
         targets.push(f, need.targets[t + 1] as number);

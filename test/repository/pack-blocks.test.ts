@@ -23,6 +23,13 @@ class FlakyBackend extends CountingBackend {
   }
 }
 
+/** The range a read gave, checking that its buffer is its own. */
+function bytesOf(r: { data: Buffer; at: number }, length: number): Buffer {
+  assert.equal(r.data.byteOffset, 0);
+  assert.equal(r.data.buffer.byteLength, r.data.length, "the buffer may be transferred without taking kept blocks along");
+  return r.data.subarray(r.at, r.at + length);
+}
+
 async function setup(budget = 64 * PACK_BLOCK): Promise<{ bytes: Buffer; backend: FlakyBackend; blocks: PackBlocks }> {
   const store = new MemoryBackend("memory:pack-blocks");
   const bytes = randomBytes(SIZE);
@@ -42,10 +49,8 @@ describe("PackBlocks", () => {
       [4 * PACK_BLOCK + 7, PACK_BLOCK + 800],
       [0, SIZE - 100],
     ] as const) {
-      const got = await blocks.read(PACK, offset, length);
+      const got = bytesOf(await blocks.read(PACK, offset, length), length);
       assert.ok(got.equals(bytes.subarray(offset, offset + length)), `${offset}+${length}`);
-      assert.equal(got.byteOffset, 0);
-      assert.equal(got.buffer.byteLength, length, "the buffer may be transferred without taking kept blocks along");
     }
   });
 
@@ -55,14 +60,24 @@ describe("PackBlocks", () => {
     await blocks.read(PACK, 3 * PACK_BLOCK + 1, 10); // block 3
     assert.equal(backend.loads.data, 2);
     // Blocks 1 and 2 in one request, 0 and 3 from memory.
-    const got = await blocks.read(PACK, 50, 3 * PACK_BLOCK + 20);
+    const got = bytesOf(await blocks.read(PACK, 50, 3 * PACK_BLOCK + 20), 3 * PACK_BLOCK + 20);
     assert.ok(got.equals(bytes.subarray(50, 50 + 3 * PACK_BLOCK + 20)));
     assert.equal(backend.loads.data, 3);
     assert.equal(blocks.fetched, 4 * PACK_BLOCK);
     // Two reads at once of one block share its request.
-    const [a, b] = await Promise.all([blocks.read(PACK, 4 * PACK_BLOCK, 5), blocks.read(PACK, 4 * PACK_BLOCK + 10, 5)]);
+    const [a, b] = (await Promise.all([blocks.read(PACK, 4 * PACK_BLOCK, 5), blocks.read(PACK, 4 * PACK_BLOCK + 10, 5)])).map((r) => bytesOf(r, 5)) as [Buffer, Buffer];
     assert.ok(a.equals(bytes.subarray(4 * PACK_BLOCK, 4 * PACK_BLOCK + 5)) && b.equals(bytes.subarray(4 * PACK_BLOCK + 10, 4 * PACK_BLOCK + 15)));
     assert.equal(backend.loads.data, 4);
+  });
+
+  it("keeps its blocks when the buffer a read gave is transferred away", async () => {
+    const { bytes, backend, blocks } = await setup();
+    const r = await blocks.read(PACK, 100, 2 * PACK_BLOCK);
+    structuredClone(r.data.buffer, { transfer: [r.data.buffer as ArrayBuffer] });
+    assert.equal(r.data.buffer.byteLength, 0, "detached");
+    const again = bytesOf(await blocks.read(PACK, 100, 2 * PACK_BLOCK), 2 * PACK_BLOCK);
+    assert.ok(again.equals(bytes.subarray(100, 100 + 2 * PACK_BLOCK)));
+    assert.equal(backend.loads.data, 1, "from the kept blocks");
   });
 
   it("never asks for bytes past the last blob the index knows", async () => {
@@ -73,7 +88,7 @@ describe("PackBlocks", () => {
 
   it("reads a range it is not to keep exactly, and keeps none of it", async () => {
     const { bytes, backend, blocks } = await setup();
-    const got = await blocks.read(PACK, 7, 2 * PACK_BLOCK, false);
+    const got = bytesOf(await blocks.read(PACK, 7, 2 * PACK_BLOCK, false), 2 * PACK_BLOCK);
     assert.ok(got.equals(bytes.subarray(7, 7 + 2 * PACK_BLOCK)));
     assert.equal(backend.bytesLoaded, 2 * PACK_BLOCK);
     await blocks.read(PACK, 7, 10);
@@ -100,7 +115,7 @@ describe("PackBlocks", () => {
     const { bytes, backend, blocks } = await setup();
     backend.failNext = true;
     await assert.rejects(blocks.read(PACK, 0, 10), /connection reset/);
-    const got = await blocks.read(PACK, 0, 10);
+    const got = bytesOf(await blocks.read(PACK, 0, 10), 10);
     assert.ok(got.equals(bytes.subarray(0, 10)));
     assert.equal(backend.loads.data, 2);
   });
