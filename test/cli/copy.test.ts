@@ -104,7 +104,8 @@ describe("coffer copy", { timeout: 120_000 }, () => {
 
     const again = await a.cli(copyArgs(), { env: env() });
     assert.equal(again.code, 0, again.err);
-    const none = JSON.parse(again.out) as { copied: unknown[]; skipped: number; blobs_added: number };
+    const none = JSON.parse(again.out) as { copied: unknown[]; skipped: number; blobs_added: number; warnings: unknown[] };
     assert.deepEqual([none.copied.length, none.skipped, none.blobs_added], [0, 2, 0]);
+    assert.deepEqual(none.warnings, [], "a --json copy lists its warnings (none here)");
   });
 });

@@ -6,7 +6,8 @@ import { Repository } from "../../repository/repository.js";
 import { defineCommand } from "../command.js";
 import { cacheOptions, openCliBackend } from "../open-repo.js";
 import type { Context } from "../context.js";
-import { printJson, printLine, warningPrinter } from "../output.js";
+import type { Warning } from "../../core/warning.js";
+import { jsonWarnings, printJson, printLine, warningPrinter } from "../output.js";
 import { snapshotFilterFrom, type SnapshotFilterFlags, snapshotFilterOptions } from "../snapshot-filter-options.js";
 
 interface CopyFlags extends SnapshotFilterFlags {
@@ -55,9 +56,15 @@ export const copyCommand = defineCommand<CopyFlags>({
       try {
         const progress = ctx.progress();
         const filter = { ...snapshotFilterFrom(opts), ...(opts.source !== undefined ? { source: opts.source } : {}) };
-        const r = await copy(from, to, { filter, dryRun: opts.dryRun === true, progress, onWarning: warningPrinter(ctx), signal: ctx.signal });
+        const own: Warning[] = [];
+        const printer = warningPrinter(ctx);
+        const onWarning = (w: Warning): void => {
+          own.push(w);
+          printer(w);
+        };
+        const r = await copy(from, to, { filter, dryRun: opts.dryRun === true, progress, onWarning, signal: ctx.signal });
         if (ctx.options.json) {
-          printJson(ctx, { copied: r.copied, skipped: r.skipped, blobs_added: r.blobsAdded, bytes_added: r.bytesAdded, blobs_present: r.blobsPresent, dry_run: r.dryRun });
+          printJson(ctx, { copied: r.copied, skipped: r.skipped, blobs_added: r.blobsAdded, bytes_added: r.bytesAdded, blobs_present: r.blobsPresent, dry_run: r.dryRun, warnings: jsonWarnings(ctx, own) });
           return;
         }
         for (const c of r.copied) {
