@@ -15,7 +15,8 @@ export const PACK_BLOCK = 256 * 1024;
  *
  * A request never reaches past the last blob the index knows in the pack (`end`), so a block
  * at the end of a pack is shorter. A failed request forgets its blocks (the next read asks
- * again) and fails the ranges that needed them.
+ * again); a read whose blocks could not be fetched asks for exactly its range once more, and
+ * fails only if that fails too.
  */
 export class PackBlocks {
   /** `pack:block number` → the block's bytes (a copy); least recently used first. */
@@ -43,14 +44,26 @@ export class PackBlocks {
     if (length <= 0) return { data: Buffer.alloc(0), at: 0 };
     const first = Math.floor(offset / PACK_BLOCK);
     const last = Math.floor((offset + length - 1) / PACK_BLOCK);
-    const end = Math.max(this.end(pack), offset + length);
-    if (!keep && !this.#holdsAny(pack, first, last)) {
-      // Nothing to share or keep: exactly the range, in the buffer the backend read it into.
-      this.requests++;
-      const data = await this.backend.load({ type: "data", name: pack }, { offset, length });
-      this.fetched += data.length;
-      return { data, at: 0 };
+    // Nothing to share or keep: exactly the range, in the buffer the backend read it into.
+    if (!keep && !this.#holdsAny(pack, first, last)) return this.#exact(pack, offset, length);
+    try {
+      return await this.#blocksOf(pack, offset, length, keep, first, last);
+    } catch {
+      // The blocks reach past the range: a pack cut short after it, say. Only the range's own
+      // bytes decide whether its blobs can be read.
+      return this.#exact(pack, offset, length);
     }
+  }
+
+  async #exact(pack: string, offset: number, length: number): Promise<{ data: Buffer; at: number }> {
+    this.requests++;
+    const data = await this.backend.load({ type: "data", name: pack }, { offset, length });
+    this.fetched += data.length;
+    return { data, at: 0 };
+  }
+
+  async #blocksOf(pack: string, offset: number, length: number, keep: boolean, first: number, last: number): Promise<{ data: Buffer; at: number }> {
+    const end = Math.max(this.end(pack), offset + length);
     const parts: Promise<Buffer>[] = [];
     let whole: Promise<Buffer> | undefined;
     let missingFrom = -1;
