@@ -13,6 +13,7 @@ export type { Backend, BackendProperties, FileType, Handle, FileInfo, LoadOption
 export { LocalBackend } from "./backend/local.js";
 export { MemoryBackend } from "./backend/memory.js";
 export { openBackend, wrapBackend } from "./backend/open.js";
+export { DelegatingBackend } from "./backend/delegating-backend.js";
 
 export { Repository, type InitOptions, type OpenOptions } from "./repository/repository.js";
 export type { RepoConfig } from "./repository/config.js";

@@ -12,4 +12,5 @@ export * from "./s3.js";
 export * from "./sftp.js";
 export * from "./retry.js";
 export * from "./limit.js";
+export * from "./delegating-backend.js";
 export * from "./open.js";
