@@ -96,7 +96,7 @@ describe("coffer copy with the S3 server killed in the middle", { timeout: 600_0
     }
     const third = await copy(from, to).done;
     expectOk(third, "a third copy");
-    assert.deepEqual(JSON.parse(third.out), { copied: [], skipped: 2, blobs_added: 0, bytes_added: 0, blobs_present: 0, dry_run: false });
+    assert.deepEqual(JSON.parse(third.out), { copied: [], skipped: 2, blobs_added: 0, bytes_added: 0, blobs_present: 0, dry_run: false, warnings: [] });
     return { killedWith: line, full, rerun };
   }
 
