@@ -248,16 +248,9 @@ describe("wrapBackend", () => {
 });
 
 /** Tracks how many requests are in flight; each takes a few milliseconds. */
-class CountingBackend implements Backend {
+class CountingBackend extends DelegatingBackend {
   inFlight = 0;
   max = 0;
-  constructor(readonly inner: Backend) {}
-  get location(): string {
-    return this.inner.location;
-  }
-  get properties() {
-    return this.inner.properties;
-  }
   async #track<T>(fn: () => Promise<T>): Promise<T> {
     this.max = Math.max(this.max, ++this.inFlight);
     try {
@@ -267,19 +260,19 @@ class CountingBackend implements Backend {
       this.inFlight--;
     }
   }
-  create(): Promise<void> {
+  override create(): Promise<void> {
     return this.#track(() => this.inner.create());
   }
-  save(h: Handle, data: Uint8Array): Promise<void> {
+  override save(h: Handle, data: Uint8Array): Promise<void> {
     return this.#track(() => this.inner.save(h, data));
   }
-  load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+  override load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
     return this.#track(() => this.inner.load(h, opts));
   }
-  stat(h: Handle): Promise<FileInfo> {
+  override stat(h: Handle): Promise<FileInfo> {
     return this.#track(() => this.inner.stat(h));
   }
-  async *list(type: FileType): AsyncIterable<FileInfo> {
+  override async *list(type: FileType): AsyncIterable<FileInfo> {
     const it = this.inner.list(type)[Symbol.asyncIterator]();
     for (;;) {
       const r = await this.#track(() => it.next());
@@ -287,17 +280,8 @@ class CountingBackend implements Backend {
       yield r.value;
     }
   }
-  remove(h: Handle): Promise<void> {
+  override remove(h: Handle): Promise<void> {
     return this.#track(() => this.inner.remove(h));
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  isNotFound(err: unknown): boolean {
-    return this.inner.isNotFound(err);
-  }
-  isPermanent(err: unknown): boolean {
-    return this.inner.isPermanent(err);
   }
 }
 

@@ -6,8 +6,7 @@ import { Repository } from "../../repository/repository.js";
 import { defineCommand } from "../command.js";
 import { cacheOptions, openCliBackend } from "../open-repo.js";
 import type { Context } from "../context.js";
-import type { Warning } from "../../core/warning.js";
-import { jsonWarnings, printJson, printLine, warningPrinter } from "../output.js";
+import { printJson, printLine } from "../output.js";
 import { snapshotFilterFrom, type SnapshotFilterFlags, snapshotFilterOptions } from "../snapshot-filter-options.js";
 
 interface CopyFlags extends SnapshotFilterFlags {
@@ -56,15 +55,10 @@ export const copyCommand = defineCommand<CopyFlags>({
       try {
         const progress = ctx.progress();
         const filter = { ...snapshotFilterFrom(opts), ...(opts.source !== undefined ? { source: opts.source } : {}) };
-        const own: Warning[] = [];
-        const printer = warningPrinter(ctx);
-        const onWarning = (w: Warning): void => {
-          own.push(w);
-          printer(w);
-        };
-        const r = await copy(from, to, { filter, dryRun: opts.dryRun === true, progress, onWarning, signal: ctx.signal });
+        // The copy's own warnings and the backends' retries alike: printed, and kept for --json.
+        const r = await copy(from, to, { filter, dryRun: opts.dryRun === true, progress, onWarning: (w) => ctx.warn(w), signal: ctx.signal });
         if (ctx.options.json) {
-          printJson(ctx, { copied: r.copied, skipped: r.skipped, blobs_added: r.blobsAdded, bytes_added: r.bytesAdded, blobs_present: r.blobsPresent, dry_run: r.dryRun, warnings: jsonWarnings(ctx, own) });
+          printJson(ctx, { copied: r.copied, skipped: r.skipped, blobs_added: r.blobsAdded, bytes_added: r.bytesAdded, blobs_present: r.blobsPresent, dry_run: r.dryRun, warnings: ctx.warnings });
           return;
         }
         for (const c of r.copied) {
