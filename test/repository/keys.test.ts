@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { isCofferError } from "../../src/core/errors.js";
-import { TEST_KDF } from "../../src/crypto/kdf.js";
+import { DEFAULT_KDF, TEST_KDF } from "../../src/crypto/kdf.js";
 import { changePassword, listKeys, removeKey } from "../../src/repository/keys.js";
 import { Repository } from "../../src/repository/repository.js";
 import { saveLockFile } from "./lock-helpers.js";
@@ -68,4 +68,16 @@ test("an encrypted repository with no key files is WRONG_PASSWORD even when its 
   config[0] = 0x7b;
   await backend.save({ type: "config", name: "" }, config);
   await assert.rejects(Repository.open(backend, { password: "one" }), (e) => isCofferError(e, "WRONG_PASSWORD") && /no key files/.test(e.message));
+});
+
+test("new keys use the default scrypt cost (32 MiB), and a key made with the older default (64 MiB) still opens", async () => {
+  const backend = new MemoryBackend();
+  const repo = await Repository.init(backend, { password: "now" });
+  const key = await backend.load({ type: "key", name: repo.keyId! });
+  const f = JSON.parse(key.toString()) as { N: number; r: number; p: number };
+  assert.deepEqual({ N: f.N, r: f.r, p: f.p }, DEFAULT_KDF);
+  assert.equal(128 * DEFAULT_KDF.N * DEFAULT_KDF.r, 32 * 1024 * 1024);
+  await repo.addKey("before", { N: 1 << 16, r: 8, p: 1 });
+  const viaOld = await Repository.open(backend, { password: "before" });
+  assert.deepEqual(viaOld.masterKey(), repo.masterKey());
 });
