@@ -12,17 +12,18 @@ import { retryWarning } from "./retry-warning.js";
 import { S3Backend } from "./s3.js";
 import { parseS3Url, s3OptionsFromEnv } from "./s3-url.js";
 import { SftpBackend } from "./sftp.js";
-import { parseSftpUrl, sftpOptionsFromEnv } from "./sftp-url.js";
+import { sftpOptions } from "./sftp-options.js";
 
 export interface OpenBackendOptions {
-  /** Where driver settings (COFFER_S3_*, COFFER_SFTP_*, AWS_REGION, HOME) are read; default process.env. */
+  /** Where driver settings (COFFER_S3_*, COFFER_SFTP_*, COFFER_SSH_CONFIG, AWS_REGION, HOME) are read; default process.env. */
   env?: Record<string, string | undefined>;
 }
 
 /**
  * The driver for a repository URL: a path or `local:PATH` (a leading `~/` is the home
  * directory), `s3:https://HOST[:PORT]/BUCKET[/PREFIX]` / `s3:BUCKET[/PREFIX]`,
- * `sftp:[USER@]HOST:PATH` / `sftp://[USER@]HOST[:PORT]/PATH`, `rest:URL` or
+ * `sftp:[USER@]HOST:PATH` / `sftp://[USER@]HOST[:PORT]/PATH` (HOST may be a ~/.ssh/config
+ * alias), `rest:URL` or
  * `rclone:REMOTE:PATH` (docs/backends.md). Any other `word:` prefix is part of a path, as in
  * restic (a directory may be called `backup:2024`).
  * The driver is bare: pass it through `wrapBackend` before use.
@@ -34,7 +35,7 @@ export function openBackend(url: string, opts: OpenBackendOptions = {}): Backend
     const loc = parseS3Url(url);
     return new S3Backend({ ...loc, ...s3OptionsFromEnv(env, loc) });
   }
-  if (scheme === "sftp") return new SftpBackend({ ...sftpOptionsFromEnv(env), ...parseSftpUrl(url), home: env["HOME"] || homedir() });
+  if (scheme === "sftp") return new SftpBackend(sftpOptions(url, env));
   if (scheme === "rest") return new RestBackend(parseRestUrl(url));
   if (scheme === "rclone") return new RcloneBackend(parseRcloneUrl(url));
   const path = scheme === "local" ? url.slice("local:".length) : url;

@@ -65,6 +65,8 @@ export interface ConnectErrorContext {
   /** The login methods tried (`the SSH agent`, `~/.ssh/id_ed25519`). */
   tried: readonly string[];
   timeoutMs: number;
+  /** The SSH config file that gave the host, port or user, when one did. */
+  sshConfig?: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export function sshConnectError(err: unknown, ctx: ConnectErrorContext): CofferE
   if (e.level === "client-socket" || e.level === "client-dns" || (sys !== undefined && NETWORK.has(sys))) {
     const why = sys === "ECONNREFUSED" ? "connection refused: nothing listens on that port" : sys === "ENOTFOUND" ? "the host name does not resolve" : (sys ?? msg);
     // Transient for the retry wrapper: sys is kept out of data on purpose.
-    return new CofferError("BACKEND", `Cannot reach the SSH server ${ctx.server} (${why}) for ${ctx.location}; check the host and port in the URL, and that sshd is running.`, { server: ctx.server, ...(sys ? { errno: sys } : {}) }, { cause: err });
+    return new CofferError("BACKEND", `Cannot reach the SSH server ${ctx.server} (${why}) for ${ctx.location}; check the host and port in the URL${ctx.sshConfig ? ` and ${ctx.sshConfig}` : ""}, and that sshd is running.`, { server: ctx.server, ...(sys ? { errno: sys } : {}) }, { cause: err });
   }
   if (e.level === "handshake" || e.level === "protocol") {
     if (/lost before handshake|connection reset/i.test(msg)) {

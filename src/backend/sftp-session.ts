@@ -7,7 +7,10 @@ import { sshConnectError } from "./sftp-error.js";
 type Ssh2 = typeof import("ssh2");
 
 export interface SessionOptions {
+  /** The host connected to, and whose name known_hosts is searched for (as ssh does). */
   host: string;
+  /** The host as the URL names it, when an SSH config file gave settings for it (messages name both). */
+  alias?: { name: string; file: string };
   port: number;
   user: string;
   /** The repository URL, for messages. */
@@ -56,7 +59,7 @@ export class SftpSession {
 
   /** Connects, checks the host key against known_hosts, logs in and starts SFTP. */
   static async open(ssh2: Ssh2, o: SessionOptions): Promise<SftpSession> {
-    const server = `${o.host}:${o.port}`;
+    const server = `${o.host}:${o.port}${o.alias ? ` (Host ${o.alias.name} in ${o.alias.file})` : ""}`;
     const name = knownHostName(o.host, o.port);
     const known = knownKeyTypes(o.knownHosts, name).flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t]));
     const algorithms = [...new Set([...HOST_KEY_ALGORITHMS.filter((a) => known.includes(a)), ...HOST_KEY_ALGORITHMS])];
@@ -96,7 +99,7 @@ export class SftpSession {
       client.on("error", () => undefined); // late errors of a connection given up
       client.end();
       client.destroy();
-      throw sshConnectError(err, { location: o.location, server, user: o.user, tried: o.identities.tried, timeoutMs: o.connectTimeoutMs });
+      throw sshConnectError(err, { location: o.location, server, user: o.user, tried: o.identities.tried, timeoutMs: o.connectTimeoutMs, ...(o.alias ? { sshConfig: o.alias.file } : {}) });
     }
   }
 
@@ -221,7 +224,8 @@ export class SftpSession {
 /** One sentence for a host key that does not match known_hosts: connecting is refused. */
 function hostKeyError(v: HostKeyVerdict, key: Buffer, o: SessionOptions & { server: string; name: string }): CofferError {
   const fp = `${blobType(key)} key ${fingerprint(key)}`;
-  const ssh = `ssh${o.port === 22 ? "" : ` -p ${o.port}`} ${o.user}@${o.host}`;
+  // Through the alias, ssh applies the same config (and records the key under the real host).
+  const ssh = `ssh${o.port === 22 ? "" : ` -p ${o.port}`} ${o.user}@${o.alias?.name ?? o.host}`;
   const data = { server: o.server, fingerprint: fingerprint(key), permanent: true, hostKey: v.status };
   switch (v.status) {
     case "unknown":

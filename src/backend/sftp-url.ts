@@ -133,7 +133,8 @@ function decode(url: string, s: string): string {
   }
 }
 
-function localUser(env: Record<string, string | undefined>): string {
+/** The local login name (`%u` in ~/.ssh/config, and the default login name). */
+export function localUser(env: Record<string, string | undefined>): string {
   try {
     return userInfo().username;
   } catch {

@@ -29,6 +29,10 @@ export interface SftpOptions extends SftpLocation, Partial<SftpEnvOptions> {
   home?: string;
   /** How long connecting and the SSH handshake may take (default 20 s). */
   connectTimeoutMs?: number;
+  /** The host to connect to when the SSH config's HostName differs from `host` (the URL's). */
+  hostName?: string;
+  /** The SSH config file that gave settings for `host`, as a person names it, for messages. */
+  sshConfig?: string;
 }
 
 const TEMP_PREFIX = ".tmp-";
@@ -67,7 +71,8 @@ export class SftpBackend implements Backend {
     this.location = formatSftpLocation(opts);
     this.#port = opts.port ?? opts.defaultPort ?? 22;
     this.#user = opts.user ?? opts.defaultUser ?? userInfo().username;
-    this.#server = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${this.#port}`;
+    const host = opts.hostName ?? opts.host;
+    this.#server = `${host.includes(":") ? `[${host}]` : host}:${this.#port}`;
     this.properties = { kind: "sftp", connections: opts.connections ?? 5, atomicReplace: true, remote: true };
   }
 
@@ -302,7 +307,8 @@ export class SftpBackend implements Backend {
     const knownHostsFiles = o.knownHostsFiles ?? [];
     const identities = await sftpIdentities(ssh2, { user: this.#user, ...(o.agent ? { agent: o.agent } : {}), identityFiles: o.identityFiles ?? [], explicitKey: o.explicitKey ?? false, home }, this.location);
     return SftpSession.open(ssh2, {
-      host: o.host,
+      host: o.hostName ?? o.host,
+      ...(o.sshConfig ? { alias: { name: o.host, file: o.sshConfig } } : {}),
       port: this.#port,
       user: this.#user,
       location: this.location,

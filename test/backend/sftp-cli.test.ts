@@ -60,6 +60,24 @@ describe("coffer with an SFTP repository", { timeout: 600_000, skip: sftpSkip() 
     expectFailure(await cli(url, ["init"]), 1, /^coffer: A repository already exists at sftp:\/\//);
   });
 
+  it("inits and backs up through a Host alias of the SSH config named by COFFER_SSH_CONFIG", async () => {
+    const config = join(sb.dir, "ssh_config");
+    writeFileSync(config, ["Host backup-box", "  HostName 127.0.0.1", `  Port ${server.port}`, `  User ${server.user}`, `  IdentityFile ${server.userKey}`, `  UserKnownHostsFile ${server.knownHosts}`, ""].join("\n"));
+    // A home without ~/.ssh: the key, the known host, the port and the user all come from the config.
+    const bare = join(sb.dir, "bare-home");
+    mkdirSync(bare, { recursive: true });
+    const extra = { HOME: bare, COFFER_SSH_CONFIG: config };
+    const url = `sftp:backup-box:${join(server.root, "via-alias")}`;
+    expectOk(await cli(url, ["init"], extra), "init");
+    const src = join(sb.dir, "src-alias");
+    makeTree(src, { small: 5, big: [1 << 20], seed: 3 });
+    await backupId(url, src, extra);
+    const snaps = await cli(url, ["--json", "snapshots"], extra);
+    expectOk(snaps, "snapshots");
+    assert.equal((JSON.parse(snaps.out) as unknown[]).length, 1);
+    assert.ok(packCount("via-alias") > 0);
+  });
+
   it("refuses a key the server does not accept in one sentence, exit 1", async () => {
     const url = server.url("wrongkey");
     expectOk(await cli(url, ["init"]), "init");

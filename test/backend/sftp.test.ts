@@ -140,6 +140,37 @@ describe("SFTP backend against OpenSSH", { timeout: 300_000, skip: sftpSkip() },
     }
   });
 
+  it("connects through a Host alias of an SSH config (COFFER_SSH_CONFIG), checking the real host's key", async () => {
+    const config = join(server.dir, "ssh_config");
+    const alias = "coffer-nas";
+    writeFileSync(
+      config,
+      [`Host ${alias}`, "  HostName 127.0.0.1", `  Port ${server.port}`, `  User ${server.user}`, "  IdentitiesOnly yes", `  IdentityFile ${server.userKey}`, `  UserKnownHostsFile ${server.knownHosts}`, "Host *", "  Port 1", ""].join("\n"),
+    );
+    // HOME holds no keys and no known_hosts: only the config can make this work.
+    const url = `sftp:${alias}:${join(server.root, "alias")}`;
+    const b = wrapBackend(openBackend(url, { env: { HOME: home, COFFER_SSH_CONFIG: config } }), { retry: fastRetry, env: {} });
+    assert.equal(b.location, url);
+    const repo = await Repository.init(b, { password: "pw", kdf: TEST_KDF });
+    const h = handle("snapshot");
+    await b.save(h, Buffer.from("via the alias"));
+    assert.equal((await b.load(h)).toString(), "via the alias");
+    await repo.close();
+    assert.ok(existsSync(join(server.root, "alias", "config")));
+
+    // known_hosts is searched for the real host and port (as ssh does), not for the alias.
+    const aliasOnly = join(server.dir, "known_hosts.alias");
+    writeFileSync(aliasOnly, `${server.hostKeyLine.replace(/^\S+/, `[${alias}]:${server.port}`)}\n`);
+    const refused = wrapBackend(openBackend(url, { env: { HOME: home, COFFER_SSH_CONFIG: config, COFFER_SFTP_KNOWN_HOSTS: aliasOnly } }), { retry: fastRetry, env: {} });
+    const err = await expectError(refused.stat(handle("snapshot")));
+    assert.ok(refused.isPermanent(err), err.message);
+    assert.equal(
+      err.message.replace(/SHA256:\S+\)/, "SHA256:...)"),
+      `The SSH server 127.0.0.1:${server.port} (Host ${alias} in ${config}) is not listed in ${aliasOnly}, so coffer cannot tell that it is the right server (it presents the ssh-ed25519 key SHA256:...); connect once with "ssh -p ${server.port} ${server.user}@${alias}" to check and accept its key, then run coffer again.`,
+    );
+    await refused.close();
+  });
+
   it("logs in with a key held by ssh-agent (SSH_AUTH_SOCK)", async () => {
     const sock = join(server.dir, "agent.sock");
     const agent: ChildProcess = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
