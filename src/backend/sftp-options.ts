@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { CofferError } from "../core/errors.js";
 import type { SftpOptions } from "./sftp.js";
 import { sshHostConfig } from "./ssh-config.js";
 import { localUser, parseSftpUrl, sftpOptionsFromEnv } from "./sftp-url.js";
@@ -25,6 +26,14 @@ export function sftpOptions(url: string, env: Record<string, string | undefined>
   const user = loc.user ?? envUser;
   const port = loc.port ?? base.defaultPort;
   const cfg = sshHostConfig(loc.host, { file, home, localUser: envUser === undefined ? base.defaultUser : localUser(env), ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}), shown });
+  if (cfg.proxy) {
+    const { keyword, line } = cfg.proxy;
+    throw new CofferError(
+      "UNSUPPORTED",
+      `The SSH config file ${shown(cfg.proxy.file)} line ${line} sends ${loc.host} through a ${keyword}, which coffer cannot follow (it connects straight to the server); use a URL with a host coffer can reach directly, or set COFFER_SSH_CONFIG=none to ignore the file.`,
+      { file: cfg.proxy.file, line, permanent: true },
+    );
+  }
   const applied = cfg.hostName !== undefined || cfg.user !== undefined || cfg.port !== undefined || cfg.identityFiles.length > 0 || cfg.identitiesOnly !== undefined || cfg.userKnownHostsFiles !== undefined;
   if (!applied) return out;
   out.sshConfig = shown(file);

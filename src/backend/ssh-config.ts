@@ -15,6 +15,8 @@ export interface SshHostConfig {
   identitiesOnly?: boolean;
   /** UserKnownHostsFile, expanded; an empty list for `none`. */
   userKnownHostsFiles?: string[];
+  /** A ProxyJump or ProxyCommand (other than `none`) that applies: coffer cannot follow it. */
+  proxy?: { keyword: "ProxyJump" | "ProxyCommand"; file: string; line: number };
 }
 
 export interface SshConfigOptions {
@@ -40,7 +42,7 @@ interface Value {
 
 /** OpenSSH's limit on nested Include. */
 const MAX_DEPTH = 16;
-const KEYWORDS = new Set(["hostname", "user", "port", "identityfile", "identitiesonly", "userknownhostsfile"]);
+const KEYWORDS = new Set(["hostname", "user", "port", "identityfile", "identitiesonly", "userknownhostsfile", "proxyjump", "proxycommand"]);
 
 /**
  * The settings ssh_config(5) gives `host` (the name as the URL writes it), read as `ssh` reads
@@ -91,7 +93,7 @@ export function sshHostConfig(host: string, opts: SshConfigOptions): SshHostConf
         identities.push({ args, ...at });
       } else if (KEYWORDS.has(keyword) && !values.has(keyword)) {
         if (args.length === 0) throw bad(`has no value after ${keyword}`);
-        if (keyword !== "userknownhostsfile" && args.length > 1) throw bad(`has more than one value after ${keyword}`);
+        if (keyword !== "userknownhostsfile" && keyword !== "proxycommand" && args.length > 1) throw bad(`has more than one value after ${keyword}`);
         values.set(keyword, { args, ...at });
       }
     });
@@ -128,6 +130,10 @@ export function sshHostConfig(host: string, opts: SshConfigOptions): SshHostConf
     return p === "~" ? opts.home : p.startsWith("~/") ? join(opts.home, p.slice(2)) : p;
   };
   for (const v of identities) if ((v.args[0] as string).toLowerCase() !== "none") out.identityFiles.push(path(v, v.args[0] as string));
+  // ssh uses whichever of the two comes first; `none` turns the other one off.
+  const proxies = (["proxyjump", "proxycommand"] as const).map((k) => [k, one(k)] as const).filter((e): e is readonly ["proxyjump" | "proxycommand", Value] => e[1] !== undefined);
+  const proxy = proxies.sort((a, b) => (a[1].file === b[1].file ? a[1].line - b[1].line : 0))[0];
+  if (proxy && proxy[1].args[0]?.toLowerCase() !== "none") out.proxy = { keyword: proxy[0] === "proxyjump" ? "ProxyJump" : "ProxyCommand", file: proxy[1].file, line: proxy[1].line };
   const known = one("userknownhostsfile");
   if (known) out.userKnownHostsFiles = known.args.length === 1 && known.args[0]?.toLowerCase() === "none" ? [] : known.args.map((a) => path(known, a));
   return out;

@@ -78,3 +78,25 @@ describe("sftpOptions with an SSH config", () => {
     );
   });
 });
+
+describe("sftpOptions and proxies", () => {
+  const home = mkdtempSync(join(tmpdir(), "coffer-sftp-proxy-"));
+  after(() => rmSync(home, { recursive: true, force: true }));
+  mkdirSync(join(home, ".ssh"));
+  writeFileSync(
+    join(home, ".ssh", "config"),
+    ["Host inner", "  HostName 10.0.0.5", "  ProxyJump bastion", "Host piped", "  ProxyCommand ssh -W %h:%p bastion", "Host direct", "  ProxyJump none", "  HostName direct.lan", "Host *", "  ProxyJump bastion", ""].join("\n"),
+  );
+  const env = { HOME: home };
+
+  it("refuses a host the config sends through ProxyJump or ProxyCommand, naming the line", () => {
+    assert.throws(() => sftpOptions("sftp:inner:/srv", env), (e: unknown) => isCofferError(e, "UNSUPPORTED") && /^The SSH config file ~\/\.ssh\/config line 3 sends inner through a ProxyJump, which coffer cannot follow/.test(e.message));
+    assert.throws(() => sftpOptions("sftp:piped:/srv", env), (e: unknown) => isCofferError(e, "UNSUPPORTED") && /line 5 sends piped through a ProxyCommand/.test(e.message));
+    assert.throws(() => sftpOptions("sftp:other:/srv", env), (e: unknown) => isCofferError(e, "UNSUPPORTED") && /line 10/.test(e.message), "Host * applies too");
+  });
+
+  it("follows a block whose ProxyJump is none, and ignores the file with COFFER_SSH_CONFIG=none", () => {
+    assert.equal(sftpOptions("sftp:direct:/srv", env).hostName, "direct.lan");
+    assert.equal(sftpOptions("sftp:inner:/srv", { ...env, COFFER_SSH_CONFIG: "none" }).host, "inner");
+  });
+});
