@@ -1,4 +1,3 @@
-import type { BigIntStats } from "node:fs";
 import { lstat, open, readlink } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { FastCdc } from "../chunker/index.js";
@@ -8,6 +7,7 @@ import type { Repository } from "../repository/repository.js";
 import type { FilterOptions } from "../snapshot/filters.js";
 import { nodeTypeOf } from "../snapshot/node-from-stat.js";
 import { resolveExcludeFiles } from "../snapshot/recorded-filters.js";
+import type { EntryStat } from "../snapshot/entry-stat.js";
 import { type DirScope, Scanner } from "../snapshot/scanner.js";
 import type { NodeType } from "../snapshot/tree.js";
 
@@ -34,7 +34,7 @@ export async function scanCurrentState(paths: readonly string[], filters: Filter
   const warn: WarningSink = opts.onWarning ?? (() => undefined);
   const scanner = await Scanner.create(await resolveExcludeFiles(filters), warn);
   const out = new Map<string, CurrentEntry>();
-  const add = async (path: Buffer, st: BigIntStats): Promise<void> => {
+  const add = async (path: Buffer, st: EntryStat): Promise<void> => {
     const type = nodeTypeOf(Number(st.mode));
     if (type === undefined) return;
     const e: CurrentEntry = { type, mode: Number(st.mode) & 0o7777, size: type === "dir" ? 0 : Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino };
@@ -57,7 +57,7 @@ export async function scanCurrentState(paths: readonly string[], filters: Filter
   };
   for (const p of paths) {
     const root = Buffer.from(resolvePath(p));
-    let st: BigIntStats;
+    let st: EntryStat;
     try {
       st = await lstat(root, { bigint: true });
     } catch (err) {

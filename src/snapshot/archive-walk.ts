@@ -1,4 +1,3 @@
-import type { BigIntStats } from "node:fs";
 import { readlinkSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { CofferError, ioError } from "../core/errors.js";
@@ -10,6 +9,7 @@ import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import type { ArchivePool } from "./archive-pool.js";
 import type { NameLookup } from "./names.js";
+import type { EntryStat } from "./entry-stat.js";
 import { CHANGED, compareStat, SAME } from "./node-compare.js";
 import { nodeFromStat } from "./node-from-stat.js";
 import { nameKeyOf, type OldDir } from "./old-dir.js";
@@ -38,7 +38,7 @@ export interface Later<T> {
  */
 interface Child {
   name: Buffer;
-  stat: BigIntStats;
+  stat: EntryStat;
   old: TreeNode | undefined;
   /** Symlinks: what readlink returned. */
   target?: Buffer;
@@ -147,7 +147,7 @@ export class ArchiveWalk {
    * Walks any entry (a path given to back up, a substitute's file); resolves (outer) once it
    * is scheduled, with its finished node now or later (inner).
    */
-  async entry(name: Buffer, path: Buffer, stat: BigIntStats, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
+  async entry(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
     this.#interrupted();
     const child: Child = { name, stat, old };
     if (stat.isDirectory()) {
@@ -172,7 +172,7 @@ export class ArchiveWalk {
     if (this.signal?.aborted) throw stopError(this.signal, "The backup was interrupted; nothing was saved as a snapshot.");
   }
 
-  async #dir(name: Buffer, path: Buffer, stat: BigIntStats, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
+  async #dir(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
     this.#interrupted();
     if (performance.now() >= this.#yieldAt) {
       // The walk runs in microtasks and synchronous calls; let timers, signals and worker
@@ -311,7 +311,7 @@ export class ArchiveWalk {
     return node;
   }
 
-  #finishDir(name: Buffer, stat: BigIntStats, old: TreeNode | undefined, parentSub: OldDir | undefined, children: Child[], nodes: (TreeNode | undefined)[]): Maybe<TreeNode> {
+  #finishDir(name: Buffer, stat: EntryStat, old: TreeNode | undefined, parentSub: OldDir | undefined, children: Child[], nodes: (TreeNode | undefined)[]): Maybe<TreeNode> {
     // Every entry as it was, and as many: the directory's tree is the parent's, byte for
     // byte, so it is reused without encoding, hashing or looking it up again.
     if (old?.subtree && parentSub?.size === nodes.length && nodes.every((n, i) => n !== undefined && n === children[i]?.old)) {
@@ -328,7 +328,7 @@ export class ArchiveWalk {
   }
 
   /** A directory's node: the parent's when it would encode the same. */
-  #sameDir(name: Buffer, stat: BigIntStats, old: TreeNode | undefined, subtree: string): TreeNode {
+  #sameDir(name: Buffer, stat: EntryStat, old: TreeNode | undefined, subtree: string): TreeNode {
     if (old && old.subtree === subtree) {
       const enc = encodeName(name);
       if (compareStat(stat, old, enc.name, enc.name_raw, this.names) === SAME) return old;
@@ -336,7 +336,7 @@ export class ArchiveWalk {
     return { ...nodeFromStat(name, stat, this.names), subtree };
   }
 
-  async #read(path: Buffer, stat: BigIntStats): Promise<{ ids: string[]; size: number } | undefined> {
+  async #read(path: Buffer, stat: EntryStat): Promise<{ ids: string[]; size: number } | undefined> {
     if (!this.pool) {
       this.counts.bytes_read += Number(stat.size);
       return { ids: [], size: Number(stat.size) };
@@ -383,7 +383,7 @@ const READ = Symbol("read");
 /** The given paths as a trie of path components; `root` marks a path given to back up. */
 export interface Trie {
   children: Map<string, Trie>;
-  root?: { path: string; bytes: Buffer; stat: BigIntStats };
+  root?: { path: string; bytes: Buffer; stat: EntryStat };
 }
 
 const WAL = Buffer.from("-wal");

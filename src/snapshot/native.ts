@@ -11,7 +11,8 @@ import { strictUtf8 } from "./tree.js";
  * build/Release/coffer_native.node). Node's fs sets times from doubles, which loses
  * sub-microsecond precision, and cannot make fifos or device nodes; the addon can. Without it
  * restores still work: times are set through fs (to ~the microsecond), fifos through the
- * `mkfifo` command, and device nodes are skipped with a warning.
+ * `mkfifo` command, and device nodes are skipped with a warning. A backup's walk also lists
+ * directories through it (`scandir`), or through fs without it.
  */
 export interface NativeFs {
   /** Times in ns since the epoch; atime null leaves it unchanged; nofollow acts on a symlink itself. */
@@ -21,6 +22,8 @@ export interface NativeFs {
   mkfifo(path: Buffer, mode: number): void;
   /** `mode` includes the file type bits (S_IFCHR, S_IFBLK). */
   mknod(path: Buffer, mode: number, dev: bigint): void;
+  /** A directory's entries with their lstat results, in the layout entry-stat.ts reads (absent from addons built before it). */
+  scandir?(path: Buffer): Buffer;
 }
 
 const ADDON = join("build", "Release", "coffer_native.node");

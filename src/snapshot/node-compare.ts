@@ -1,4 +1,4 @@
-import type { BigIntStats } from "node:fs";
+import type { EntryStat } from "./entry-stat.js";
 import type { NameLookup } from "./names.js";
 import { nodeTypeOf } from "./node-from-stat.js";
 import { isoFromNs, strictUtf8, type TreeNode } from "./tree.js";
@@ -58,7 +58,7 @@ export type StatMatch = typeof CHANGED | typeof CONTENT | typeof SAME;
  * `name` is the entry's name as `encodeName` gives it; `linktarget` is what readlink
  * returned, for symlinks. Must agree with nodeFromStat + sameNode field for field.
  */
-export function compareStat(stat: BigIntStats, old: TreeNode, name: string, nameRaw: string | undefined, names: NameLookup, linktarget?: Buffer): StatMatch {
+export function compareStat(stat: EntryStat, old: TreeNode, name: string, nameRaw: string | undefined, names: NameLookup, linktarget?: Buffer): StatMatch {
   const mode = Number(stat.mode);
   const type = nodeTypeOf(mode);
   if (type === undefined || old.type !== type) return CHANGED;

@@ -1,5 +1,6 @@
-import { constants, type BigIntStats } from "node:fs";
+import { constants } from "node:fs";
 import { CofferError } from "../core/errors.js";
+import type { EntryStat } from "./entry-stat.js";
 import type { NameLookup } from "./names.js";
 import { encodeName, isoFromNs, strictUtf8, type NodeType, type TreeNode } from "./tree.js";
 
@@ -37,7 +38,7 @@ export function nodeTypeOf(mode: number): NodeType | undefined {
  * `xattrs` is left unset: Node has no API to read extended attributes.
  * Throws CofferError("UNSUPPORTED") for a file type a tree cannot hold.
  */
-export function nodeFromStat(name: Buffer, stat: BigIntStats, names: NameLookup, linktarget?: Buffer): TreeNode {
+export function nodeFromStat(name: Buffer, stat: EntryStat, names: NameLookup, linktarget?: Buffer): TreeNode {
   const mode = Number(stat.mode);
   const type = nodeTypeOf(mode);
   if (type === undefined) {

@@ -4,6 +4,7 @@ import { posix } from "node:path";
 import { CofferError, ioError, sysCode } from "../core/errors.js";
 import type { Warning } from "../core/warning.js";
 import { mapLimit } from "../repository/map-limit.js";
+import type { EntryStat, ListedEntry } from "./entry-stat.js";
 import {
   CACHEDIR_SIGNATURE,
   CACHEDIR_TAG,
@@ -20,7 +21,7 @@ import {
 export interface ScanEntry {
   name: Buffer;
   path: Buffer;
-  stat: BigIntStats;
+  stat: EntryStat;
 }
 
 declare const dirScopeBrand: unique symbol;
@@ -40,7 +41,16 @@ export interface ScanFs {
    * Synchronous forms of readdir and lstat, when the file system has them: a directory is
    * then read without a promise per entry (which cost more than the system calls).
    */
-  sync?: { readdir(dir: Buffer): Buffer[]; lstat(path: Buffer): BigIntStats };
+  sync?: {
+    readdir(dir: Buffer): Buffer[];
+    lstat(path: Buffer): BigIntStats;
+    /**
+     * A directory's entries with their lstat results in one call (the native addon's
+     * `scandir`): no fs object per entry. Entries it holds are lstat'ed even when a pattern
+     * excludes them; their errors are then ignored. Undefined: not available, use the others.
+     */
+    list?(dir: Buffer): ListedEntry[] | undefined;
+  };
 }
 
 export const nodeScanFs: ScanFs = {
@@ -137,7 +147,7 @@ export class Scanner {
   }
 
   /** Scope for a root path given on the command line (absolute; its own lstat is passed in). */
-  rootScope(root: Buffer, stat: BigIntStats): DirScope {
+  rootScope(root: Buffer, stat: EntryStat): DirScope {
     const dir = normalizeRoot(root);
     const abs = dir.toString("utf8").slice(1);
     const state: DirState = {
@@ -154,7 +164,7 @@ export class Scanner {
   }
 
   /** Whether a root path given on the command line is itself excluded (patterns, size limit). */
-  excludesRoot(root: Buffer, stat: BigIntStats): boolean {
+  excludesRoot(root: Buffer, stat: EntryStat): boolean {
     const abs = normalizeRoot(root).toString("utf8").slice(1);
     return this.ex.excludedBy(this.ex.enterPath(abs)) || this.iex.excludedBy(this.iex.enterPath(abs)) || this.tooLarge(stat);
   }
@@ -171,25 +181,38 @@ export class Scanner {
 
     const sync = this.fs.sync;
     let names: Buffer[];
+    let listed: ListedEntry[] | undefined;
     try {
-      names = sync ? sync.readdir(st.dir) : await this.fs.readdir(st.dir);
+      listed = sync?.list?.(st.dir)?.sort((a, b) => Buffer.compare(a.name, b.name));
+      if (listed) {
+        names = listed.map((e) => e.name);
+      } else {
+        names = (sync ? sync.readdir(st.dir) : await this.fs.readdir(st.dir)).sort(Buffer.compare);
+      }
     } catch (err) {
       throw ioError(err, `reading the directory ${show(st.dir)}`);
     }
-    names.sort(Buffer.compare);
-    if (this.opts.excludeCaches) names = await this.cacheDirOnly(st.dir, names);
+    if (this.opts.excludeCaches) {
+      const kept = await this.cacheDirOnly(st.dir, names);
+      if (kept !== names) {
+        listed = listed?.filter((e) => kept.includes(e.name));
+        names = kept;
+      }
+    }
     const ignore = await this.loadIgnoreFiles(st, names);
 
-    // Patterns need only the name, so excluded entries are never lstat'ed.
+    // Patterns need only the name, so excluded entries are never lstat'ed (unless listed).
     const patterns = !(this.ex.empty && this.iex.empty);
     const decode = patterns || ignore !== undefined;
-    const candidates: { name: Buffer; str: string; path: Buffer }[] = [];
-    for (const name of names) {
+    const candidates: { name: Buffer; str: string; path: Buffer; listed: ListedEntry | undefined }[] = [];
+    names.forEach((name, i) => {
       const str = decode ? name.toString("utf8") : "";
-      if (patterns && this.excludedByPattern(st, str)) continue;
-      candidates.push({ name, str, path: join(st.dir, name) });
-    }
-    const stats = sync ? candidates.map((c) => this.lstatEntrySync(sync, c.path)) : await mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path));
+      if (patterns && this.excludedByPattern(st, str)) return;
+      candidates.push({ name, str, path: join(st.dir, name), listed: listed?.[i] });
+    });
+    const stats: (EntryStat | undefined)[] = sync
+      ? candidates.map((c) => (c.listed ? (c.listed.stat ?? this.lstatFailed(c.path, c.listed.error)) : this.lstatEntrySync(sync, c.path)))
+      : await mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path));
 
     const entries: ScanEntry[] = [];
     let foreign: Set<string> | undefined;
@@ -241,7 +264,7 @@ export class Scanner {
     return (!this.ex.empty && this.ex.excludes(st.ex, name, path)) || (!this.iex.empty && this.iex.excludes(st.iex, name, path));
   }
 
-  private tooLarge(stat: BigIntStats): boolean {
+  private tooLarge(stat: EntryStat): boolean {
     const max = this.opts.excludeLargerThan;
     return max !== undefined && stat.isFile() && stat.size > BigInt(max);
   }
