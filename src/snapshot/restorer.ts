@@ -187,7 +187,6 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
         onDir: (i) => writer.startDir(i),
         onEntries: async (entries) => {
           checkAbort(opts.signal);
-          await writer.dirsReady();
           const files = writer.prepareFiles(entries, !!opts.verify);
           await data?.add(files);
         },
@@ -200,7 +199,6 @@ export async function restore(repo: Repository, opts: RestoreOptions): Promise<R
     );
     result.errors.unshift(...plan.errors);
     writer.prepareDirs();
-    await writer.dirsReady();
     await data?.finish();
     checkAbort(opts.signal);
     restoreLinksAndSpecials(writer);

@@ -18,9 +18,9 @@ after(() => {
 });
 
 /**
- * Directories below ones the restore made are made in the background, in order; when the file
- * system refuses some (a tmpfs with few inodes), each refused directory is one error, nothing
- * below it is attempted or reported again, and everything made before is complete.
+ * When the file system refuses directories (a tmpfs with few inodes), each refused directory
+ * is one NO_SPACE error, nothing below it is attempted or reported again, and every file is
+ * restored or accounted for.
  */
 test("directories the file system refuses (no inodes left): one NO_SPACE error each, nothing below them, the rest restored", { skip: needsRoot }, async () => {
   const src = join(base, "src");
