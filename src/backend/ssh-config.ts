@@ -58,6 +58,8 @@ export function sshHostConfig(host: string, opts: SshConfigOptions): SshHostConf
   const values = new Map<string, Value>();
   const identities: Value[] = [];
   const name = host.toLowerCase();
+  const invalid = (at: Pick<Value, "file" | "line">, why: string): CofferError =>
+    new CofferError("INVALID", `The SSH config file ${shown(at.file)} line ${at.line} ${why}; fix it, or set COFFER_SSH_CONFIG=none to ignore it.`, { file: at.file, line: at.line });
 
   const read = (file: string, depth: number, optional: boolean): void => {
     let text: string;
@@ -70,7 +72,7 @@ export function sshHostConfig(host: string, opts: SshConfigOptions): SshHostConf
     let active = true;
     text.split(/\r?\n/).forEach((raw, i) => {
       const at = { file, line: i + 1 };
-      const bad = (why: string): CofferError => new CofferError("INVALID", `The SSH config file ${shown(file)} line ${at.line} ${why}; fix it, or set COFFER_SSH_CONFIG=none to ignore it.`, { file, line: at.line });
+      const bad = (why: string): CofferError => invalid(at, why);
       const parsed = splitLine(raw, bad);
       if (!parsed) return;
       const [keyword, args] = parsed;
@@ -101,8 +103,6 @@ export function sshHostConfig(host: string, opts: SshConfigOptions): SshHostConf
   read(opts.file, 0, true);
 
   const out: SshHostConfig = { identityFiles: [] };
-  const invalid = (v: Value, why: string): CofferError =>
-    new CofferError("INVALID", `The SSH config file ${shown(v.file)} line ${v.line} ${why}; fix it, or set COFFER_SSH_CONFIG=none to ignore it.`, { file: v.file, line: v.line });
   const one = (keyword: string): Value | undefined => values.get(keyword);
   const hostName = one("hostname");
   if (hostName) out.hostName = expand(hostName, hostName.args[0] as string, { h: host }, invalid);

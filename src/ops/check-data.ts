@@ -5,6 +5,7 @@ import type { BlobEntry } from "../repository/blob.js";
 import { decodeHeader, encodeHeader, HEADER_ENTRY } from "../repository/pack.js";
 import { mapLimit } from "../repository/map-limit.js";
 import type { Repository } from "../repository/repository.js";
+import { findingText } from "./check-findings.js";
 import type { CheckPool, VerifyOutcome } from "./check-pool.js";
 import type { SummaryBatch } from "./tree-summary.js";
 
@@ -78,7 +79,7 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
       bytes = await repo.backend.load({ type: "data", name: pack });
     } catch (err) {
       if (!repo.backend.isPermanent(err)) throw err;
-      o.onDamage(pack, [`it cannot be read (${msg(err)})`], decodeHeader(encoded, `pack ${pack.slice(0, 8)}`));
+      o.onDamage(pack, [`it cannot be read (${findingText(err)})`], decodeHeader(encoded, `pack ${pack.slice(0, 8)}`));
       return undefined;
     }
     v = await o.pool.verify(pack, { bytes }, encoded, true);
@@ -95,11 +96,11 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
     if (v.trees) o.onTrees(encoded, v.trees);
     const messages: string[] = [];
     if (v.badHash) messages.push(`its contents do not match its name (their SHA-256 is ${v.badHash.slice(0, 8)}…)`);
-    if (v.headerProblem) messages.push(msg(v.headerProblem));
+    if (v.headerProblem) messages.push(findingText(v.headerProblem));
     const all = v.failed.length ? decodeHeader(encoded, `pack ${pack.slice(0, 8)}`) : [];
     const failed = v.failed.map((f) => all[f.i]).filter((e) => e !== undefined);
     if (failed.length) {
-      const first = msg(v.failed[0]?.message ?? "");
+      const first = findingText(v.failed[0]?.message ?? "");
       messages.push(`${failed.length} of its ${count} blobs fail verification (${first}${failed.length > 1 ? "; …" : ""})`);
     }
     if (messages.length) o.onDamage(pack, messages, failed);
@@ -141,8 +142,4 @@ export async function summarizeTreePacks(repo: Repository, o: Pick<ReadDataOptio
     const encoded = encodeHeader(trees);
     o.onTrees(encoded, await o.pool.summarize(pack, base, bytes, encoded));
   });
-}
-
-function msg(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\.$/, "");
 }

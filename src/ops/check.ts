@@ -2,10 +2,7 @@ import { CofferError } from "../core/errors.js";
 import { toHex } from "../core/hex.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning, WarningSink } from "../core/warning.js";
-import { parseKeyFile } from "../crypto/keyfile.js";
 import { type BlobEntry, decodeBlob } from "../repository/blob.js";
-import { parseConfig } from "../repository/config.js";
-import { sha256Hex } from "../repository/file-codec.js";
 import { Lock } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { MasterIndex } from "../repository/master-index.js";
@@ -13,7 +10,9 @@ import { decodeHeader, encodeHeader, HEADER_ENTRY } from "../repository/pack.js"
 import type { Repository } from "../repository/repository.js";
 import { defaultWorkerCount } from "../snapshot/archive-pool.js";
 import { decodeTree } from "../snapshot/tree.js";
+import { checkConfigAndKeys } from "./check-config.js";
 import { readData, summarizeTreePacks } from "./check-data.js";
+import { findingText, isDamage, sentence } from "./check-findings.js";
 import { CheckPool } from "./check-pool.js";
 import { type DataSubset, parseSubset, selectPacks } from "./check-subset.js";
 import { type DataState, TreeChecker } from "./check-trees.js";
@@ -154,7 +153,8 @@ class Checker {
     // The workers start while the config and keys are read; they parse the index files.
     const pool = new CheckPool(this.repo, Math.max(1, this.opts.workers ?? defaultWorkerCount()));
     try {
-      await this.#configAndKeys();
+      this.progress.update({ phase: "check:config" });
+      await checkConfigAndKeys(this.repo, (p) => this.#error(p));
       const indexErrors = await this.#indexFiles(pool);
       await this.#listPacks(indexErrors);
       const indexed = [...this.packEntries.keys()].filter((p) => this.onDisk.has(p)).sort();
@@ -195,29 +195,6 @@ class Checker {
     if (this.opts.signal?.aborted) throw new CofferError("INTERRUPTED", "The check was interrupted; run it again to finish.");
   }
 
-  async #configAndKeys(): Promise<void> {
-    this.progress.update({ phase: "check:config" });
-    try {
-      // The repository was opened with this config; reading it again proves it still opens.
-      const raw = await this.repo.backend.load({ type: "config", name: "" });
-      const c = parseConfig(this.repo.crypter.encrypted ? this.repo.crypter.open(raw, "the repository config") : raw);
-      if (c.id !== this.repo.config.id) this.#error({ kind: "config", id: "config", message: "The repository config changed while the repository was open." });
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-      this.#error({ kind: "config", id: "config", message: `The repository config does not load: ${msg(err)}` });
-    }
-    for (const id of await this.repo.listIds("key")) {
-      try {
-        const bytes = await this.repo.backend.load({ type: "key", name: id });
-        if (sha256Hex(bytes) !== id) throw new Error("it does not match its name (hash check failed)");
-        parseKeyFile(bytes, id);
-      } catch (err) {
-        if (!isDamage(err)) throw err;
-        this.#error({ kind: "key", id, message: `Key file ${id.slice(0, 8)} is damaged: ${msg(err)}` });
-      }
-    }
-  }
-
   /** Loads every index file; returns how many failed. */
   async #indexFiles(pool: CheckPool): Promise<number> {
     const ids = await this.repo.listIds("index");
@@ -228,7 +205,7 @@ class Checker {
         return { id, file: await pool.readIndex(id, await this.repo.backend.load({ type: "index", name: id })) };
       } catch (err) {
         if (!isDamage(err)) throw err;
-        this.#error({ kind: "index", id, message: `Index file ${id.slice(0, 8)} is damaged (${msg(err)}); run "coffer repair index" to rebuild the index from the packs.` });
+        this.#error({ kind: "index", id, message: `Index file ${id.slice(0, 8)} is damaged (${findingText(err)}); run "coffer repair index" to rebuild the index from the packs.` });
         return undefined;
       } finally {
         this.progress.update({ phase: "check:index", filesDone: ++done, filesTotal: ids.length });
@@ -313,7 +290,7 @@ class Checker {
         if (diff.missing.length || diff.extra.length) this.#markPack(pack, [`its header does not match the index: ${describeDiff(diff)}`], diff.missing);
       } catch (err) {
         if (!isDamage(err)) throw err;
-        this.#markPack(pack, [`its header is damaged (${msg(err)}); its blobs were not read`], entries);
+        this.#markPack(pack, [`its header is damaged (${findingText(err)}); its blobs were not read`], entries);
       } finally {
         this.progress.update({ phase: "check:packs", filesDone: ++done, filesTotal: packs.length });
       }
@@ -346,7 +323,7 @@ class Checker {
         try {
           return packSummary(summarizeTree(decodeTree(plain)));
         } catch (err) {
-          throw new Error(`tree ${hex.slice(0, 8)} is not a valid tree (${msg(err)})`);
+          throw new Error(`tree ${hex.slice(0, 8)} is not a valid tree (${findingText(err)})`);
         }
       } catch (err) {
         if (!isDamage(err)) throw err;
@@ -371,7 +348,7 @@ class Checker {
       } catch (err) {
         if (this.repo.backend.isNotFound(err)) return undefined; // forgotten meanwhile
         if (!isDamage(err)) throw err;
-        this.#error({ kind: "snapshot", id, message: `Snapshot ${id.slice(0, 8)} is damaged: ${msg(err)}`, snapshots: [id] });
+        this.#error({ kind: "snapshot", id, message: `Snapshot ${id.slice(0, 8)} is damaged: ${findingText(err)}`, snapshots: [id] });
         damaged.add(id);
         return undefined;
       }
@@ -414,17 +391,4 @@ class Checker {
     }
     return { checked: ids.length, damaged, good: good.map((s) => ({ id: s.id, json: s.json })) };
   }
-}
-
-/** Whether an error is a finding about stored data, not a failure to run the check. */
-function isDamage(err: unknown): boolean {
-  return !(err instanceof CofferError) || err.code === "CORRUPT" || err.code === "UNSUPPORTED" || err.code === "NOT_FOUND";
-}
-
-function sentence(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1).replace(/\.$/, "");
-}
-
-function msg(err: unknown): string {
-  return err instanceof Error ? err.message.replace(/\.$/, "") : String(err);
 }

@@ -17,6 +17,7 @@ export const initCommand = defineCommand<{ insecureNoPassword?: boolean; copyPar
     "coffer init -r /srv/copy --copy-params-from /srv/repo   # deduplicates against /srv/repo for `coffer copy`",
     "coffer init -r /srv/plain --insecure-no-password        # no encryption (ids and hashes still verified)",
     "coffer init -r sftp:backup@nas.lan:/srv/coffer          # over SSH: keys from ssh-agent or ~/.ssh, host from ~/.ssh/known_hosts",
+    "coffer init -r sftp:nas:/srv/coffer                     # a Host alias of ~/.ssh/config (HostName, User, Port, IdentityFile)",
   ],
   options: [
     { flags: "--insecure-no-password", description: "create an unencrypted repository (mode none)" },
