@@ -22,6 +22,22 @@ export interface TreeLocations {
   packs: string[];
 }
 
+/**
+ * Every entry of an index as flat arrays (entry i is at ids[32i ..], pack[i], ...; pack
+ * numbers index `packs`): what the index cache stores (index-cache.ts).
+ */
+export interface IndexArrays {
+  ids: Uint8Array;
+  pack: Uint32Array;
+  offset: Uint32Array;
+  length: Uint32Array;
+  rawLength: Uint32Array;
+  /** Bit 1: a tree blob; bit 0: stored compressed. */
+  flags: Uint8Array;
+  /** Pack names (hex). */
+  packs: string[];
+}
+
 const TYPE_TREE = 2;
 const COMPRESSED = 1;
 
@@ -207,6 +223,42 @@ export class MasterIndex {
       j++;
     }
     return out;
+  }
+
+  /** Every entry, copied into arrays of exactly its size (for the index cache). */
+  toArrays(): IndexArrays {
+    const n = this.#count;
+    return {
+      ids: this.#ids.slice(0, n * 32),
+      pack: this.#pack.slice(0, n),
+      offset: this.#offset.slice(0, n),
+      length: this.#length.slice(0, n),
+      rawLength: this.#raw.slice(0, n),
+      flags: this.#flags.slice(0, n),
+      packs: this.#packs.slice(),
+    };
+  }
+
+  /**
+   * Fills an empty index with the entries of `toArrays` (duplicates kept as they were).
+   * Throws on an index that already holds entries, or on arrays that do not fit together.
+   */
+  fromArrays(a: IndexArrays): void {
+    const n = a.pack.length;
+    if (this.#count !== 0) throw new Error("fromArrays needs an empty index");
+    if (a.ids.length !== n * 32 || a.offset.length !== n || a.length.length !== n || a.rawLength.length !== n || a.flags.length !== n) throw new Error("index arrays of different lengths");
+    for (let i = 0; i < n; i++) if ((a.pack[i] ?? 0) >= a.packs.length) throw new Error("index arrays name a pack that is not listed");
+    for (const p of a.packs) this.#packNumber(p);
+    if (this.#packs.length !== a.packs.length) throw new Error("index arrays list a pack twice");
+    this.reserve(n);
+    this.#ids.set(a.ids);
+    this.#pack.set(a.pack);
+    this.#offset.set(a.offset);
+    this.#length.set(a.length);
+    this.#raw.set(a.rawLength);
+    this.#flags.set(a.flags);
+    this.#count = n;
+    for (let i = 0; i < n; i++) this.#insertSlot(i);
   }
 
   packs(): string[] {

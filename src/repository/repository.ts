@@ -8,6 +8,7 @@ import { createKeyFile, newMasterKey, openKeyFile, parseKeyFile } from "../crypt
 import { type BlobType, blobId, decodeBlob, encodeBlob, type EncodedBlob } from "./blob.js";
 import { newConfig, parseConfig, type RepoConfig } from "./config.js";
 import { decodeJsonFile, encodeJsonFile } from "./file-codec.js";
+import { IndexCache } from "./index-cache.js";
 import { readIndexFile } from "./index-file.js";
 import { LocalCache, type LocalCacheOptions } from "./local-cache.js";
 import { MasterIndex } from "./master-index.js";
@@ -31,8 +32,9 @@ export interface OpenOptions {
   password?: string | (() => Promise<string>);
   clock?: Clock;
   /**
-   * Keep copies of index files, snapshot files and tree packs in a local cache (verified on
-   * every use). Only used when the backend is remote (`properties.remote`).
+   * The local cache: for every backend, the index as last loaded (index-cache.ts); for a
+   * remote one (`properties.remote`), also copies of index files, snapshot files and tree
+   * packs (local-cache.ts). Everything in it is verified on every use.
    */
   cache?: LocalCacheOptions;
 }
@@ -50,6 +52,7 @@ export class Repository {
   #treePacks = new Map<string, Promise<Buffer>>();
   #treePackBytes = 0;
   #cache: LocalCache | undefined;
+  #indexCache: IndexCache | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -99,7 +102,11 @@ export class Repository {
 
   static async open(backend: Backend, opts: OpenOptions = {}): Promise<Repository> {
     const repo = await Repository.#open(backend, opts);
-    if (opts.cache && backend.properties.remote) repo.#cache = await LocalCache.open(repo.config.id, opts.cache);
+    if (opts.cache) {
+      const cache = await LocalCache.open(repo.config.id, opts.cache);
+      if (cache && backend.properties.remote) repo.#cache = cache;
+      if (cache) repo.#indexCache = new IndexCache(cache.dir, repo.crypter, opts.cache.onProblem);
+    }
     return repo;
   }
 
@@ -252,19 +259,47 @@ export class Repository {
     return ids[0] as string;
   }
 
-  /** Loads every index file into the in-memory index, skipping superseded ones. */
+  /**
+   * Loads every index file into the in-memory index, skipping superseded ones. With a local
+   * cache, starts from the index cached by the last load (index-cache.ts) and reads only the
+   * index files written since; then caches the result.
+   */
   async loadIndex(): Promise<void> {
     const ids = await this.listIds("index");
-    const files = await mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
-    const superseded = new Set<string>();
-    for (const f of files) for (const s of f.file.supersedes) superseded.add(s);
+    const cached = this.index.size === 0 && this.index.files.size === 0 ? await this.#indexCache?.read() : undefined;
+    const listed = new Set(ids);
+    let base = cached?.listed.every((id) => listed.has(id)) ? cached : undefined;
+    const known = new Set(base?.listed);
+    const fresh = await mapLimit(
+      ids.filter((id) => !known.has(id)),
+      this.backend.properties.connections,
+      async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }),
+    );
+    const superseded = new Set(base?.superseded);
+    for (const f of fresh) for (const s of f.file.supersedes) superseded.add(s);
+    const wasSuperseded = new Set(base?.superseded);
+    if (base?.listed.some((id) => superseded.has(id) && !wasSuperseded.has(id))) {
+      // A new index file replaces one the cache holds (prune, repair index): start over.
+      base = undefined;
+      const all = await mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
+      fresh.splice(0, fresh.length, ...all);
+      superseded.clear();
+      for (const f of fresh) for (const s of f.file.supersedes) superseded.add(s);
+    }
+    if (base) {
+      this.index.fromArrays(base.arrays);
+      for (const id of base.listed) if (!wasSuperseded.has(id)) this.index.files.add(id);
+    }
     let blobs = 0;
-    for (const f of files) if (!superseded.has(f.id)) for (const [, b] of f.file.packs) blobs += b.length;
+    for (const f of fresh) if (!superseded.has(f.id)) for (const [, b] of f.file.packs) blobs += b.length;
     this.index.reserve(blobs);
-    for (const f of files) {
+    for (const f of fresh) {
       if (superseded.has(f.id)) continue;
       this.index.files.add(f.id);
       for (const [pack, blobs] of f.file.packs) this.index.addPack(pack, blobs);
+    }
+    if (this.#indexCache && ids.length > 0 && (fresh.length > 0 || base !== cached)) {
+      await this.#indexCache.write({ listed: ids, superseded: ids.filter((id) => superseded.has(id)), arrays: this.index.toArrays() });
     }
     // Tree packs that no index names any more were pruned.
     await this.#cache?.keepOnly("data", new Set(this.index.packs()));

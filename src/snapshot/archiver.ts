@@ -15,7 +15,7 @@ import { ArchiveWalk, type Trie } from "./archive-walk.js";
 import type { FilterOptions } from "./filters.js";
 import { NameLookup } from "./names.js";
 import { ParentTrees } from "./parent-trees.js";
-import { TreePrefetch } from "./tree-prefetch.js";
+import { discardTreePrefetch, prestartTreePrefetch, TreePrefetch } from "./tree-prefetch.js";
 import { recordFilters, resolveExcludeFiles } from "./recorded-filters.js";
 import { Scanner } from "./scanner.js";
 import { isLiveSqlite, sqliteWalWarning } from "./sqlite-wal.js";
@@ -225,8 +225,22 @@ function parentTrees(repo: Repository, parent: SnapshotWithId | undefined): Pare
   const root = repo.backend.localRoot?.() ?? repo.cache?.dir;
   const s = parent?.summary;
   const dirs = s ? s.dirs_new + s.dirs_changed + s.dirs_unmodified : Infinity;
-  if (!parent || root === undefined || dirs < PREFETCH_MIN_DIRS) return new ParentTrees(repo);
+  if (!parent || root === undefined || dirs < PREFETCH_MIN_DIRS) {
+    void discardTreePrefetch();
+    return new ParentTrees(repo);
+  }
   return new TreePrefetch(repo, parent.tree, root);
+}
+
+/**
+ * Call before opening the repository for a backup that will likely have a parent snapshot:
+ * the thread that reads the parent's trees ahead starts while the key is derived, instead
+ * of after. Unused (no parent, or a small one), it is stopped when the backup starts;
+ * `cancel` stops it when no backup follows (the repository could not be opened).
+ */
+export function prepareBackup(): { cancel(): Promise<void> } {
+  prestartTreePrefetch();
+  return { cancel: discardTreePrefetch };
 }
 
 /** A given file that is a live SQLite database read as a plain file gets the SQLITE_WAL warning. */

@@ -1,10 +1,10 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { handlePath } from "../backend/backend.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { decodeBlob } from "../repository/blob.js";
-import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type PrefetchInit, STOP } from "./tree-prefetch-protocol.js";
+import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type PrefetchInit, RESUME_AHEAD, STOP, WAITING } from "./tree-prefetch-protocol.js";
 
 /**
  * Reads the parent snapshot's trees ahead of a backup's walk (see tree-prefetch.ts): depth
@@ -14,8 +14,9 @@ import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type Prefe
  * entry), is sent as FAILED and loaded by the main thread through the repository. Runs synchronously; Atomics.wait keeps it within MAX_AHEAD
  * batches of the main thread.
  */
-const init = workerData as PrefetchInit;
 const port = parentPort!;
+// The work comes in the first message: the worker may be started before it is known.
+const init = await new Promise<PrefetchInit>((resolve) => port.once("message", resolve));
 const crypter = crypterFromKey(init.key);
 const idKey = Buffer.from(init.idKey);
 const control = new Int32Array(init.control);
@@ -74,9 +75,16 @@ let size = 0;
 
 function post(): void {
   if (ids.length === 0) return;
-  // Stay within MAX_AHEAD batches of what the main thread has used.
-  while (sent - Atomics.load(control, CONSUMED) >= MAX_AHEAD && Atomics.load(control, STOP) === 0) {
-    Atomics.wait(control, CONSUMED, Atomics.load(control, CONSUMED), 100);
+  // Stay within MAX_AHEAD batches of what the main thread has used; once there, sleep until
+  // it is RESUME_AHEAD behind (the timeout only guards against a lost wake-up).
+  if (sent - Atomics.load(control, CONSUMED) >= MAX_AHEAD) {
+    for (;;) {
+      const consumed = Atomics.load(control, CONSUMED);
+      if (sent - consumed <= RESUME_AHEAD || Atomics.load(control, STOP) !== 0) break;
+      Atomics.store(control, WAITING, 1);
+      Atomics.wait(control, CONSUMED, consumed, 100);
+    }
+    Atomics.store(control, WAITING, 0);
   }
   const bytes = new Uint8Array(size);
   let o = 0;

@@ -3,7 +3,7 @@ import { keepYoungGenerationSmall } from "../core/gc.js";
 import type { Repository } from "../repository/repository.js";
 import { OldDir } from "./old-dir.js";
 import { ParentTrees } from "./parent-trees.js";
-import { CONSUMED, FAILED, type FromPrefetch, type PrefetchInit, STOP } from "./tree-prefetch-protocol.js";
+import { CONSUMED, CONTROL_BYTES, FAILED, type FromPrefetch, type PrefetchInit, RESUME_AHEAD, STOP, WAITING } from "./tree-prefetch-protocol.js";
 
 const NOT_YET = Symbol("not yet");
 
@@ -26,9 +26,10 @@ interface Batch {
  */
 export class TreePrefetch extends ParentTrees {
   #worker: Worker;
-  #control = new Int32Array(new SharedArrayBuffer(8));
+  #control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
   #batches: Batch[] = [];
   #consumed = 0;
+  #received = 0;
   #ended = false;
   #waiting: (() => void)[] = [];
 
@@ -42,10 +43,11 @@ export class TreePrefetch extends ParentTrees {
       trees: repo.index.treeLocations(),
       control: this.#control.buffer as SharedArrayBuffer,
     };
-    const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
-    this.#worker = new Worker(new URL(`./tree-prefetch-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    this.#worker = takeSpare() ?? startWorker();
+    this.#worker.postMessage(init);
     this.#worker.on("message", (m: FromPrefetch) => {
       if (m.t === "trees") {
+        this.#received++;
         this.#batches.push({
           ids: Buffer.from(m.ids.buffer, m.ids.byteOffset, m.ids.byteLength),
           lengths: m.lengths,
@@ -58,8 +60,6 @@ export class TreePrefetch extends ParentTrees {
       }
       this.#wakeUp();
     });
-    // Once its V8 is set up (which resets the flag), see keepYoungGenerationSmall.
-    this.#worker.once("online", () => keepYoungGenerationSmall());
     // A worker that fails only loses the head start.
     this.#worker.on("error", () => this.#end());
     this.#worker.on("exit", () => this.#end());
@@ -121,7 +121,7 @@ export class TreePrefetch extends ParentTrees {
     this.#batches.shift();
     this.#consumed++;
     Atomics.store(this.#control, CONSUMED, this.#consumed);
-    Atomics.notify(this.#control, CONSUMED);
+    if (Atomics.load(this.#control, WAITING) === 1 && this.#received - this.#consumed <= RESUME_AHEAD) Atomics.notify(this.#control, CONSUMED);
   }
 
   override async close(): Promise<void> {
@@ -130,4 +130,44 @@ export class TreePrefetch extends ParentTrees {
     this.#batches = [];
     await this.#worker.terminate();
   }
+}
+
+let spare: Worker | undefined;
+
+function startWorker(): Worker {
+  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+  const w = new Worker(new URL(`./tree-prefetch-worker.${ext}`, import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+  // Once its V8 is set up (which resets the flag), see keepYoungGenerationSmall.
+  w.once("online", () => keepYoungGenerationSmall());
+  return w;
+}
+
+function takeSpare(): Worker | undefined {
+  const w = spare;
+  spare = undefined;
+  w?.ref();
+  return w;
+}
+
+/**
+ * Starts a prefetch worker now, for the next TreePrefetch to take: a worker thread takes
+ * some 0.3 s to start, which the walk of an unchanged backup used to wait for; started
+ * while the key is derived (scrypt, on another thread), it is ready when the walk begins.
+ * It waits, unreferenced (it keeps no process alive), until taken or discarded.
+ */
+export function prestartTreePrefetch(): void {
+  if (spare) return;
+  const w = startWorker();
+  w.unref();
+  // A worker that fails to start is simply not used.
+  w.on("error", () => {
+    if (spare === w) spare = undefined;
+  });
+  spare = w;
+}
+
+/** Stops a worker prestartTreePrefetch started that no TreePrefetch took (no parent snapshot). */
+export async function discardTreePrefetch(): Promise<void> {
+  const w = takeSpare();
+  await w?.terminate();
 }

@@ -1,7 +1,7 @@
 
 import { shortId } from "../../core/hex.js";
 import { backupSource, checkSource, type SourceBackupResult } from "../../sources/backup-source.js";
-import { backup, checkPaths, type BackupResult } from "../../snapshot/archiver.js";
+import { backup, checkPaths, prepareBackup, type BackupResult } from "../../snapshot/archiver.js";
 import { collect, defineCommand } from "../command.js";
 import { configuredSource } from "../config-file.js";
 import { formatBytes, formatDuration } from "../format.js";
@@ -58,7 +58,11 @@ export const backupCommand = defineCommand<BackupOpts>({
     // A missing path must not create the default repository (or anything else).
     if (source !== undefined) await checkSource(source);
     else await checkPaths(paths);
-    const repo = await openRepo(ctx, { create: !opts.dryRun });
+    const prepared = opts.force ? undefined : prepareBackup();
+    const repo = await openRepo(ctx, { create: !opts.dryRun }).catch(async (err: unknown) => {
+      await prepared?.cancel();
+      throw err;
+    });
     const warnings = warningPrinter(ctx);
     const progress = ctx.progress();
     try {
