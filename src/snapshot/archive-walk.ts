@@ -9,7 +9,7 @@ import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import type { ArchivePool } from "./archive-pool.js";
 import type { NameLookup } from "./names.js";
-import type { EntryStat } from "./entry-stat.js";
+import { type EntryStat, statDecimal, statNumber } from "./entry-stat.js";
 import { CHANGED, compareStat, SAME } from "./node-compare.js";
 import { nodeFromStat } from "./node-from-stat.js";
 import { nameKeyOf, type OldDir } from "./old-dir.js";
@@ -253,13 +253,13 @@ export class ArchiveWalk {
     const isFile = stat.isFile();
     if (isFile) {
       this.counts.files_total++;
-      this.counts.bytes_total += Number(stat.size);
+      this.counts.bytes_total += statNumber(stat, "size");
     }
     const match = old ? this.#compare(c) : CHANGED;
     if (isFile) {
       if (match === CHANGED || !this.#blobsPresent(old?.content ?? [])) return READ;
       this.counts.files_unmodified++;
-      this.#advance(Number(stat.size), path);
+      this.#advance(statNumber(stat, "size"), path);
     }
     if (match === SAME) return old;
     const node = nodeFromStat(c.name, stat, this.names, c.target);
@@ -284,7 +284,7 @@ export class ArchiveWalk {
   async #scheduleRead(path: Buffer, c: Child): Promise<Later<TreeNode | undefined>> {
     const { stat, old } = c;
     const node = nodeFromStat(c.name, stat, this.names);
-    const linkKey = stat.nlink > 1n ? `${stat.dev}:${stat.ino}` : undefined;
+    const linkKey = statNumber(stat, "nlink") > 1 ? `${statDecimal(stat, "dev")}:${statDecimal(stat, "ino")}` : undefined;
     const seen = linkKey ? this.#hardlinks.get(linkKey) : undefined;
     if (!seen && this.pool) await this.pool.admit();
     const content = seen ?? this.#read(path, stat);
@@ -338,16 +338,16 @@ export class ArchiveWalk {
 
   async #read(path: Buffer, stat: EntryStat): Promise<{ ids: string[]; size: number } | undefined> {
     if (!this.pool) {
-      this.counts.bytes_read += Number(stat.size);
-      return { ids: [], size: Number(stat.size) };
+      this.counts.bytes_read += statNumber(stat, "size");
+      return { ids: [], size: statNumber(stat, "size") };
     }
     for (let attempt = 0; ; attempt++) {
-      const o = await this.pool.read(path, Number(stat.size));
+      const o = await this.pool.read(path, statNumber(stat, "size"));
       if (o.error) {
         this.warn({ code: "UNREADABLE", message: `cannot read ${path.toString()}: ${o.error.message}`, path: path.toString() });
         this.counts.files_failed++;
         this.counts.files_total--;
-        this.counts.bytes_total -= Number(stat.size);
+        this.counts.bytes_total -= statNumber(stat, "size");
         return undefined;
       }
       this.counts.bytes_read += o.bytesRead;

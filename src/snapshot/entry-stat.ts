@@ -1,5 +1,6 @@
 import { type BigIntStats, constants } from "node:fs";
 import { getSystemErrorMap } from "node:util";
+import { isoFromNs, isoFromSeconds } from "./tree.js";
 
 /**
  * The lstat fields a backup's walk reads: a BigIntStats from fs, or a ListedStat from the
@@ -20,36 +21,99 @@ const NAME_LEN_AT = FIELDS * 8;
 const NAME_AT = NAME_LEN_AT + 4;
 const ERRNO_AT = 11 * 8;
 
-/** One entry's lstat, read from a listing: 11 fields instead of fs's 18 bigints and 4 Dates. */
+/** Where each field sits in a listed entry. */
+const AT = { dev: 0, ino: 8, mode: 16, nlink: 24, uid: 32, gid: 40, rdev: 48, size: 56, atimeNs: 64, mtimeNs: 72, ctimeNs: 80 } as const;
+
+/** Fields a tree stores as numbers, as decimal strings, and as ISO times. */
+export type NumberField = "mode" | "nlink" | "uid" | "gid" | "size";
+export type DecimalField = "dev" | "ino" | "rdev";
+export type TimeField = "mtimeNs" | "ctimeNs";
+
+/**
+ * One entry's lstat, read from a listing. It keeps the listing and decodes a field when it is
+ * asked for: the walk reads most fields through `statNumber`, `statDecimal` and `statIso`,
+ * which make no bigint (11 bigints per entry were a large part of the walk's garbage).
+ */
 export class ListedStat implements EntryStat {
-  readonly dev: bigint;
-  readonly ino: bigint;
-  readonly mode: bigint;
-  readonly nlink: bigint;
-  readonly uid: bigint;
-  readonly gid: bigint;
-  readonly rdev: bigint;
-  readonly size: bigint;
-  readonly atimeNs: bigint;
-  readonly mtimeNs: bigint;
-  readonly ctimeNs: bigint;
+  readonly #b: Buffer;
+  readonly #at: number;
 
   constructor(b: Buffer, at: number) {
-    this.dev = b.readBigInt64LE(at);
-    this.ino = b.readBigInt64LE(at + 8);
-    this.mode = b.readBigInt64LE(at + 16);
-    this.nlink = b.readBigInt64LE(at + 24);
-    this.uid = b.readBigInt64LE(at + 32);
-    this.gid = b.readBigInt64LE(at + 40);
-    this.rdev = b.readBigInt64LE(at + 48);
-    this.size = b.readBigInt64LE(at + 56);
-    this.atimeNs = b.readBigInt64LE(at + 64);
-    this.mtimeNs = b.readBigInt64LE(at + 72);
-    this.ctimeNs = b.readBigInt64LE(at + 80);
+    this.#b = b;
+    this.#at = at;
+  }
+
+  get dev(): bigint {
+    return this.#big(AT.dev);
+  }
+  get ino(): bigint {
+    return this.#big(AT.ino);
+  }
+  get mode(): bigint {
+    return this.#big(AT.mode);
+  }
+  get nlink(): bigint {
+    return this.#big(AT.nlink);
+  }
+  get uid(): bigint {
+    return this.#big(AT.uid);
+  }
+  get gid(): bigint {
+    return this.#big(AT.gid);
+  }
+  get rdev(): bigint {
+    return this.#big(AT.rdev);
+  }
+  get size(): bigint {
+    return this.#big(AT.size);
+  }
+  get atimeNs(): bigint {
+    return this.#big(AT.atimeNs);
+  }
+  get mtimeNs(): bigint {
+    return this.#big(AT.mtimeNs);
+  }
+  get ctimeNs(): bigint {
+    return this.#big(AT.ctimeNs);
+  }
+
+  #big(off: number): bigint {
+    return this.#b.readBigInt64LE(this.#at + off);
+  }
+
+  /** The field as Number(bigint) would give it: exact below 2^53, else rounded the same way. */
+  number(f: NumberField | DecimalField): number {
+    const at = this.#at + AT[f];
+    return this.#b.readInt32LE(at + 4) * 4294967296 + this.#b.readUInt32LE(at);
+  }
+
+  decimal(f: DecimalField): string {
+    const n = this.number(f);
+    return Number.isSafeInteger(n) ? String(n) : this.#big(AT[f]).toString();
+  }
+
+  iso(f: TimeField): string {
+    const at = this.#at + AT[f];
+    const hi = this.#b.readInt32LE(at + 4);
+    if (hi < 0) return isoFromNs(this.#big(AT[f]));
+    // Seconds and nanoseconds of hi * 2^32 + lo by long division in base 2^16: every step
+    // stays below 2^53, so it is exact without a bigint.
+    const lo = this.#b.readUInt32LE(at);
+    let r = hi >>> 16;
+    let cur = r * 65536 + (hi & 0xffff);
+    const q2 = Math.floor(cur / 1e9);
+    r = cur - q2 * 1e9;
+    cur = r * 65536 + (lo >>> 16);
+    const q1 = Math.floor(cur / 1e9);
+    r = cur - q1 * 1e9;
+    cur = r * 65536 + (lo & 0xffff);
+    const q0 = Math.floor(cur / 1e9);
+    r = cur - q0 * 1e9;
+    return isoFromSeconds((q2 * 65536 + q1) * 65536 + q0, r);
   }
 
   #type(): number {
-    return Number(this.mode) & constants.S_IFMT;
+    return this.#b.readUInt32LE(this.#at + AT.mode) & constants.S_IFMT;
   }
 
   isFile(): boolean {
@@ -63,6 +127,21 @@ export class ListedStat implements EntryStat {
   isSymbolicLink(): boolean {
     return this.#type() === constants.S_IFLNK;
   }
+}
+
+/** Number(stat[f]), without a bigint for a listed entry. */
+export function statNumber(st: EntryStat, f: NumberField): number {
+  return st instanceof ListedStat ? st.number(f) : Number(st[f]);
+}
+
+/** stat[f].toString(), without a bigint for a listed entry. */
+export function statDecimal(st: EntryStat, f: DecimalField): string {
+  return st instanceof ListedStat ? st.decimal(f) : st[f].toString();
+}
+
+/** isoFromNs(stat[f]), without a bigint for a listed entry. */
+export function statIso(st: EntryStat, f: TimeField): string {
+  return st instanceof ListedStat ? st.iso(f) : isoFromNs(st[f]);
 }
 
 /** A listed entry: its lstat, or the error its lstat failed with (as fs would throw it). */
@@ -81,7 +160,7 @@ export function parseListing(listing: Buffer, dir: Buffer): ListedEntry[] {
   for (let at = 0; at + NAME_AT <= listing.length; ) {
     const len = listing.readUInt32LE(at + NAME_LEN_AT);
     const name = listing.subarray(at + NAME_AT, at + NAME_AT + len);
-    const errno = Number(listing.readBigInt64LE(at + ERRNO_AT));
+    const errno = listing.readInt32LE(at + ERRNO_AT); // small and positive: the high half is 0
     out.push({ name, stat: errno === 0 ? new ListedStat(listing, at) : undefined, error: errno === 0 ? undefined : lstatError(errno, dir, name) });
     at += (NAME_AT + len + 7) & ~7;
   }

@@ -1,7 +1,7 @@
-import type { EntryStat } from "./entry-stat.js";
+import { type EntryStat, statDecimal, statIso, statNumber } from "./entry-stat.js";
 import type { NameLookup } from "./names.js";
 import { nodeTypeOf } from "./node-from-stat.js";
-import { isoFromNs, strictUtf8, type TreeNode } from "./tree.js";
+import { strictUtf8, type TreeNode } from "./tree.js";
 
 /**
  * Whether a new node would encode as the parent's did (every field coffer writes is equal).
@@ -59,27 +59,27 @@ export type StatMatch = typeof CHANGED | typeof CONTENT | typeof SAME;
  * returned, for symlinks. Must agree with nodeFromStat + sameNode field for field.
  */
 export function compareStat(stat: EntryStat, old: TreeNode, name: string, nameRaw: string | undefined, names: NameLookup, linktarget?: Buffer): StatMatch {
-  const mode = Number(stat.mode);
+  const mode = statNumber(stat, "mode");
   const type = nodeTypeOf(mode);
   if (type === undefined || old.type !== type) return CHANGED;
-  const size = type === "dir" ? 0 : Number(stat.size);
-  if (old.size !== size || old.mode !== (mode & 0o7777) || old.inode !== stat.ino.toString()) return CHANGED;
-  if (old.mtime !== isoFromNs(stat.mtimeNs) || old.ctime !== isoFromNs(stat.ctimeNs)) return CHANGED;
+  const size = type === "dir" ? 0 : statNumber(stat, "size");
+  if (old.size !== size || old.mode !== (mode & 0o7777) || old.inode !== statDecimal(stat, "ino")) return CHANGED;
+  if (old.mtime !== statIso(stat, "mtimeNs") || old.ctime !== statIso(stat, "ctimeNs")) return CHANGED;
   // The content is the same from here on (for files); what follows decides whether the node is.
   const content = type === "file" && old.content !== undefined ? CONTENT : CHANGED;
   if (type === "file" ? old.content === undefined : old.content !== undefined) return content;
-  const uid = Number(stat.uid);
-  const gid = Number(stat.gid);
+  const uid = statNumber(stat, "uid");
+  const gid = statNumber(stat, "gid");
   if (
     old.name !== name ||
     old.name_raw !== nameRaw ||
-    old.device !== stat.dev.toString() ||
-    old.links !== Number(stat.nlink) ||
+    old.device !== statDecimal(stat, "dev") ||
+    old.links !== statNumber(stat, "nlink") ||
     old.uid !== uid ||
     old.gid !== gid ||
     old.user !== names.user(uid) ||
     old.group !== names.group(gid) ||
-    old.rdev !== (type === "dev" || type === "chardev" ? stat.rdev.toString() : undefined) ||
+    old.rdev !== (type === "dev" || type === "chardev" ? statDecimal(stat, "rdev") : undefined) ||
     old.xattrs !== undefined ||
     (type !== "dir" && old.subtree !== undefined)
   ) {

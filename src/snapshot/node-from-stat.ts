@@ -1,8 +1,8 @@
 import { constants } from "node:fs";
 import { CofferError } from "../core/errors.js";
-import type { EntryStat } from "./entry-stat.js";
+import { type EntryStat, statDecimal, statIso, statNumber } from "./entry-stat.js";
 import type { NameLookup } from "./names.js";
-import { encodeName, isoFromNs, strictUtf8, type NodeType, type TreeNode } from "./tree.js";
+import { encodeName, strictUtf8, type NodeType, type TreeNode } from "./tree.js";
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } = constants;
 
@@ -39,13 +39,13 @@ export function nodeTypeOf(mode: number): NodeType | undefined {
  * Throws CofferError("UNSUPPORTED") for a file type a tree cannot hold.
  */
 export function nodeFromStat(name: Buffer, stat: EntryStat, names: NameLookup, linktarget?: Buffer): TreeNode {
-  const mode = Number(stat.mode);
+  const mode = statNumber(stat, "mode");
   const type = nodeTypeOf(mode);
   if (type === undefined) {
     throw new CofferError("UNSUPPORTED", `The file type of ${name.toString("utf8")} (mode 0o${mode.toString(8)}) cannot be backed up.`, { mode });
   }
-  const uid = Number(stat.uid);
-  const gid = Number(stat.gid);
+  const uid = statNumber(stat, "uid");
+  const gid = statNumber(stat, "gid");
   // No object spread here: `{ ...encodeName(name), ... }` made this function ~40× slower
   // (V8 falls back to a slow object shape), and it runs for every file of every backup.
   const enc = encodeName(name);
@@ -55,19 +55,19 @@ export function nodeFromStat(name: Buffer, stat: EntryStat, names: NameLookup, l
     mode: mode & 0o7777,
     uid,
     gid,
-    mtime: isoFromNs(stat.mtimeNs),
-    ctime: isoFromNs(stat.ctimeNs),
-    inode: stat.ino.toString(),
-    device: stat.dev.toString(),
-    links: Number(stat.nlink),
-    size: type === "dir" ? 0 : Number(stat.size),
+    mtime: statIso(stat, "mtimeNs"),
+    ctime: statIso(stat, "ctimeNs"),
+    inode: statDecimal(stat, "ino"),
+    device: statDecimal(stat, "dev"),
+    links: statNumber(stat, "nlink"),
+    size: type === "dir" ? 0 : statNumber(stat, "size"),
   };
   if (enc.name_raw !== undefined) node.name_raw = enc.name_raw;
   const user = names.user(uid);
   if (user !== undefined) node.user = user;
   const group = names.group(gid);
   if (group !== undefined) node.group = group;
-  if (type === "dev" || type === "chardev") node.rdev = stat.rdev.toString();
+  if (type === "dev" || type === "chardev") node.rdev = statDecimal(stat, "rdev");
   if (type === "symlink" && linktarget !== undefined) {
     const s = strictUtf8(linktarget);
     if (s !== undefined) {

@@ -4,7 +4,7 @@ import { posix } from "node:path";
 import { CofferError, ioError, sysCode } from "../core/errors.js";
 import type { Warning } from "../core/warning.js";
 import { mapLimit } from "../repository/map-limit.js";
-import type { EntryStat, ListedEntry } from "./entry-stat.js";
+import { type EntryStat, type ListedEntry, statNumber } from "./entry-stat.js";
 import {
   CACHEDIR_SIGNATURE,
   CACHEDIR_TAG,
@@ -266,7 +266,7 @@ export class Scanner {
 
   private tooLarge(stat: EntryStat): boolean {
     const max = this.opts.excludeLargerThan;
-    return max !== undefined && stat.isFile() && stat.size > BigInt(max);
+    return max !== undefined && stat.isFile() && statNumber(stat, "size") > max;
   }
 
   /** Never rejects: undefined for an entry that is gone or cannot be lstat'ed (with a warning). */

@@ -74,21 +74,64 @@ export function compareNames(a: TreeNode, b: TreeNode): number {
 
 /** Nanosecond-precision ISO time from a bigint of nanoseconds since the epoch. */
 export function isoFromNs(ns: bigint): string {
-  // Hot path (three times per file per backup): two bigint operations and integer calendar
-  // arithmetic; Date#toISOString costs several microseconds a call.
   let sec = Number(ns / 1_000_000_000n);
   let frac = Number(ns % 1_000_000_000n);
   if (frac < 0) {
     frac += 1_000_000_000;
     sec -= 1;
   }
-  const days = Math.floor(sec / 86400);
-  let rem = sec - days * 86400;
-  const hh = Math.floor(rem / 3600);
-  rem -= hh * 3600;
-  const mi = Math.floor(rem / 60);
-  const ss = rem - mi * 60;
-  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  return isoFromSeconds(sec, frac);
+}
+
+/** The ISO string of every time from 1970 to the end of 9999 has this layout and length. */
+const ISO_LEN = "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ".length;
+/** Seconds from 1970-01-01 to 10000-01-01. */
+const YEAR_10000 = 253402300800;
+const isoScratch = Buffer.from("0000-00-00T00:00:00.000000000Z", "latin1");
+let scratchSec = -1;
+let scratchDay = -1;
+
+/**
+ * isoFromNs of `sec` seconds and `frac` nanoseconds (0 <= frac < 1e9) since the epoch.
+ * Hot path (twice per entry of every backup): a time from 1970 to 9999 is written as digits
+ * into a buffer that keeps the last date and second, and read out as one string, which
+ * allocates only that string (building it from parts made a dozen intermediate strings).
+ */
+export function isoFromSeconds(sec: number, frac: number): string {
+  if (!(sec >= 0 && sec < YEAR_10000)) return isoFromParts(sec, frac);
+  const b = isoScratch;
+  if (sec !== scratchSec) {
+    const days = Math.floor(sec / 86400);
+    if (days !== scratchDay) {
+      const { y, m, d } = civil(days);
+      digits(b, 0, y, 4);
+      digits(b, 5, m, 2);
+      digits(b, 8, d, 2);
+      scratchDay = days;
+    }
+    const rem = sec - days * 86400;
+    const hh = Math.floor(rem / 3600);
+    const mi = Math.floor((rem - hh * 3600) / 60);
+    digits(b, 11, hh, 2);
+    digits(b, 14, mi, 2);
+    digits(b, 17, rem - hh * 3600 - mi * 60, 2);
+    scratchSec = sec;
+  }
+  digits(b, 20, frac, 9);
+  return b.toString("latin1", 0, ISO_LEN);
+}
+
+/** Writes `n` as `width` decimal digits at `at`. */
+function digits(b: Buffer, at: number, n: number, width: number): void {
+  for (let i = at + width - 1; i >= at; i--) {
+    const q = Math.floor(n / 10);
+    b[i] = 0x30 + n - q * 10;
+    n = q;
+  }
+}
+
+/** Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
+function civil(days: number): { y: number; m: number; d: number } {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -97,7 +140,18 @@ export function isoFromNs(ns: bigint): string {
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+}
+
+/** Any time, before 1970 and after 9999 too (as Date#toISOString writes years, with nanoseconds). */
+function isoFromParts(sec: number, frac: number): string {
+  const days = Math.floor(sec / 86400);
+  let rem = sec - days * 86400;
+  const hh = Math.floor(rem / 3600);
+  rem -= hh * 3600;
+  const mi = Math.floor(rem / 60);
+  const ss = rem - mi * 60;
+  const { y, m, d } = civil(days);
   return `${y < 0 || y > 9999 ? (y < 0 ? "-" : "+") + String(Math.abs(y)).padStart(6, "0") : String(y).padStart(4, "0")}-${p2(m)}-${p2(d)}T${p2(hh)}:${p2(mi)}:${p2(ss)}.${String(frac).padStart(9, "0")}Z`;
 }
 
