@@ -86,14 +86,21 @@ export class ArchivePool {
   }
 
   /**
-   * Waits until the queue has room. The walk awaits this before each file it hands over,
-   * so it runs ahead of the workers by a bounded amount (and files gather into full batches).
+   * Waits until the queue has room; undefined when it has (no promise: this runs for every
+   * file). The walk awaits this before each file it hands over, so it runs ahead of the
+   * workers by a bounded amount (and files gather into full batches).
    */
-  async admit(): Promise<void> {
+  admit(): Promise<void> | undefined {
     this.#start();
     // The walk runs in microtasks and would otherwise keep the event loop to itself while
     // workers wait for answers to their claims: yield to it regularly.
-    if (++this.#admitted % 32 === 0) await new Promise<void>((r) => setImmediate(r));
+    const yieldNow = ++this.#admitted % 32 === 0;
+    if (!yieldNow && this.#ready.length < MAX_READY && !this.#failed) return undefined;
+    return this.#wait(yieldNow);
+  }
+
+  async #wait(yieldNow: boolean): Promise<void> {
+    if (yieldNow) await new Promise<void>((r) => setImmediate(r));
     while (this.#ready.length >= MAX_READY && !this.#failed) await new Promise<void>((r) => this.#space.push(r));
     if (this.#failed) throw this.#failed;
   }

@@ -112,7 +112,7 @@ export class ArchiveWalk {
 
   async #saveTree(nodes: TreeNode[]): Promise<string> {
     // atime is not stored: reading a directory changes it, and unchanged trees must dedupe.
-    for (const n of nodes) delete n.atime;
+    for (const n of nodes) if (n.atime !== undefined) delete n.atime;
     const t: Tree = { nodes };
     const bytes = Buffer.from(JSON.stringify(t));
     const id = this.pool ? await this.saver.addBlob("tree", bytes) : this.repo.blobId(bytes);
@@ -187,7 +187,8 @@ export class ArchiveWalk {
     let parentSub: OldDir | undefined;
     try {
       listing = await this.scanner.readDir(path, scope);
-      parentSub = await this.#parentSub(old);
+      const sub = old?.type === "dir" && old.subtree ? this.trees.get(old.subtree) : undefined;
+      parentSub = sub instanceof Promise ? await sub : sub;
     } catch (err) {
       this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
       this.counts.files_failed++;
@@ -223,7 +224,13 @@ export class ArchiveWalk {
         }
         this.#interrupted();
         const v = this.#leaf(entryPath, child);
-        r = v === READ ? (await this.#scheduleRead(entryPath, child)).value : v;
+        if (v === READ) {
+          const wait = this.#admission(stat);
+          if (wait !== undefined) await wait;
+          r = this.#readFile(entryPath, child);
+        } else {
+          r = v;
+        }
       }
       if (r instanceof Promise) later = true;
       children.push(child);
@@ -282,13 +289,26 @@ export class ArchiveWalk {
   }
 
   async #scheduleRead(path: Buffer, c: Child): Promise<Later<TreeNode | undefined>> {
+    const wait = this.#admission(c.stat);
+    if (wait !== undefined) await wait;
+    return { value: this.#readFile(path, c) };
+  }
+
+  /** What to wait for before `#readFile` (the pool's room), when anything. */
+  #admission(stat: EntryStat): Promise<void> | undefined {
+    const key = hardLinkKey(stat);
+    if (!this.pool || (key !== undefined && this.#hardlinks.has(key))) return undefined;
+    return this.pool.admit();
+  }
+
+  /** Hands a file to the pool (a hard link already handed over is not read again); its node once read. */
+  #readFile(path: Buffer, c: Child): Promise<TreeNode | undefined> {
     const { stat, old } = c;
     const node = nodeFromStat(c.name, stat, this.names);
-    const linkKey = statNumber(stat, "nlink") > 1 ? `${statDecimal(stat, "dev")}:${statDecimal(stat, "ino")}` : undefined;
-    const seen = linkKey ? this.#hardlinks.get(linkKey) : undefined;
-    if (!seen && this.pool) await this.pool.admit();
+    const linkKey = hardLinkKey(stat);
+    const seen = linkKey !== undefined ? this.#hardlinks.get(linkKey) : undefined;
     const content = seen ?? this.#read(path, stat);
-    if (linkKey && !seen) this.#hardlinks.set(linkKey, content);
+    if (linkKey !== undefined && !seen) this.#hardlinks.set(linkKey, content);
     const value = content.then((read) => {
       if (read === undefined) return undefined;
       if (!seen) {
@@ -296,10 +316,13 @@ export class ArchiveWalk {
         else this.counts.files_new++;
       }
       // The size is what was read (a file that grew while read), so content and size agree.
-      return { ...node, size: read.size, content: read.ids };
+      // Set on the node itself: `size` keeps its place, `content` comes last, as a copy had them.
+      node.size = read.size;
+      node.content = read.ids;
+      return node;
     });
-    value.catch(() => undefined);
-    return { value };
+    value.catch(ignore);
+    return value;
   }
 
   /** A node built afresh for an entry identical to the parent's (its directory changed). */
@@ -318,7 +341,11 @@ export class ArchiveWalk {
       this.counts.dirs_unmodified++;
       return this.#sameDir(name, stat, old, old.subtree);
     }
-    const fresh = nodes.map((n, i) => (n === undefined ? n : this.#fresh(n, children[i]))).filter((n): n is TreeNode => n !== undefined);
+    const fresh: TreeNode[] = [];
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
+      if (n !== undefined) fresh.push(this.#fresh(n, children[i]));
+    }
     return this.#saveTree(fresh).then((subtree) => {
       if (!old) this.counts.dirs_new++;
       else if (old.subtree === subtree) this.counts.dirs_unmodified++;
@@ -333,7 +360,9 @@ export class ArchiveWalk {
       const enc = encodeName(name);
       if (compareStat(stat, old, enc.name, enc.name_raw, this.names) === SAME) return old;
     }
-    return { ...nodeFromStat(name, stat, this.names), subtree };
+    const node = nodeFromStat(name, stat, this.names);
+    node.subtree = subtree; // last, as a copy with it would have it
+    return node;
   }
 
   async #read(path: Buffer, stat: EntryStat): Promise<{ ids: string[]; size: number } | undefined> {
@@ -379,6 +408,14 @@ export class ArchiveWalk {
 }
 
 const READ = Symbol("read");
+
+/** Marks a promise's rejection as seen (whoever awaits the promise still gets it). */
+function ignore(): void {}
+
+/** The key of a file with several links: its device and inode. */
+function hardLinkKey(stat: EntryStat): string | undefined {
+  return statNumber(stat, "nlink") > 1 ? `${statDecimal(stat, "dev")}:${statDecimal(stat, "ino")}` : undefined;
+}
 
 /** The given paths as a trie of path components; `root` marks a path given to back up. */
 export interface Trie {

@@ -199,7 +199,7 @@ export class Scanner {
         names = kept;
       }
     }
-    const ignore = await this.loadIgnoreFiles(st, names);
+    const ignore = this.hasIgnoreFile(names) ? await this.loadIgnoreFiles(st, names) : st.ignore;
 
     // Patterns need only the name, so excluded entries are never lstat'ed (unless listed).
     const patterns = !(this.ex.empty && this.iex.empty);
@@ -305,6 +305,14 @@ export class Scanner {
       }
     }
     return names;
+  }
+
+  /** Whether a directory has an entry named as an ignore file (checked for every directory, without allocating). */
+  private hasIgnoreFile(names: Buffer[]): boolean {
+    for (const ign of this.ignoreNames) {
+      for (const n of names) if (n.length === ign.length && n.equals(ign)) return true;
+    }
+    return false;
   }
 
   /** The rules for this directory's entries: the inherited ones plus this directory's ignore files. */
