@@ -16,6 +16,7 @@ import { nameKeyOf, type OldDir } from "./old-dir.js";
 import type { ParentTrees } from "./parent-trees.js";
 import type { DirScope, ScanEntry, Scanner } from "./scanner.js";
 import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
+import { Gather } from "./gather.js";
 import { encodeName, type Tree, type TreeNode } from "./tree.js";
 
 /** A value now, or later. */
@@ -195,11 +196,13 @@ export class ArchiveWalk {
       return { value: undefined };
     }
     const children: Child[] = [];
-    const results: Maybe<TreeNode | undefined>[] = [];
-    let later = false;
-    const siblings = hasWalFile(listing.entries) ? new Set(listing.entries.map((e) => e.name.toString())) : undefined;
+    const results = new Gather<TreeNode | undefined>();
+    const entries = listing.entries;
+    const siblings = hasWalFile(entries) ? new Set(entries.map((e) => e.name.toString())) : undefined;
     const special = this.#companions.size > 0 || (this.substitutes?.size ?? 0) > 0;
-    for (const e of listing.entries) {
+    // An index, not for-of: the loop awaits, and its iterator's results then cost an object each.
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as ScanEntry;
       let entryPath = e.path;
       let stat = e.stat;
       if (special) {
@@ -214,9 +217,11 @@ export class ArchiveWalk {
         }
       }
       const child: Child = { name: e.name, stat, old: parentSub?.find(nameKeyOf(e.name)) };
-      let r: Maybe<TreeNode | undefined>;
+      children.push(child);
       if (stat.isDirectory()) {
-        r = (await this.#dir(e.name, entryPath, stat, child.old, listing.scope)).value;
+        const r = (await this.#dir(e.name, entryPath, stat, child.old, listing.scope)).value;
+        if (r instanceof Promise) results.wait(r, undefined);
+        else results.push(r);
       } else {
         if (siblings && entryPath === e.path && stat.isFile() && siblings.has(`${e.name.toString()}-wal`)) {
           const at = e.path.toString();
@@ -227,18 +232,15 @@ export class ArchiveWalk {
         if (v === READ) {
           const wait = this.#admission(stat);
           if (wait !== undefined) await wait;
-          r = this.#readFile(entryPath, child);
+          this.#readFile(entryPath, child, results);
         } else {
-          r = v;
+          results.push(v);
         }
       }
-      if (r instanceof Promise) later = true;
-      children.push(child);
-      results.push(r);
     }
-    const finish = (nodes: (TreeNode | undefined)[]): Maybe<TreeNode> => this.#finishDir(name, stat, old, parentSub, children, nodes);
-    if (!later) return { value: finish(results as (TreeNode | undefined)[]) };
-    const value = Promise.all(results).then(finish);
+    const nodes = results.close();
+    if (!(nodes instanceof Promise)) return { value: this.#finishDir(name, stat, old, parentSub, children, nodes) };
+    const value = nodes.then((n) => this.#finishDir(name, stat, old, parentSub, children, n));
     value.catch(() => undefined); // observed by whoever awaits the tree; avoid an early crash
     return { value };
   }
@@ -291,7 +293,11 @@ export class ArchiveWalk {
   async #scheduleRead(path: Buffer, c: Child): Promise<Later<TreeNode | undefined>> {
     const wait = this.#admission(c.stat);
     if (wait !== undefined) await wait;
-    return { value: this.#readFile(path, c) };
+    const g = new Gather<TreeNode | undefined>();
+    this.#readFile(path, c, g);
+    const value = Promise.resolve(g.close()).then((nodes) => nodes[0]);
+    value.catch(ignore);
+    return { value };
   }
 
   /** What to wait for before `#readFile` (the pool's room), when anything. */
@@ -301,16 +307,20 @@ export class ArchiveWalk {
     return this.pool.admit();
   }
 
-  /** Hands a file to the pool (a hard link already handed over is not read again); its node once read. */
-  #readFile(path: Buffer, c: Child): Promise<TreeNode | undefined> {
+  /**
+   * Hands a file to the pool (a hard link already handed over is not read again); its node,
+   * once read, goes to the next place of `g` (undefined: it could not be read).
+   */
+  #readFile(path: Buffer, c: Child, g: Gather<TreeNode | undefined>): void {
     const { stat, old } = c;
     const node = nodeFromStat(c.name, stat, this.names);
     const linkKey = hardLinkKey(stat);
     const seen = linkKey !== undefined ? this.#hardlinks.get(linkKey) : undefined;
     const content = seen ?? this.#read(path, stat);
     if (linkKey !== undefined && !seen) this.#hardlinks.set(linkKey, content);
-    const value = content.then((read) => {
-      if (read === undefined) return undefined;
+    const i = g.later(undefined);
+    content.then((read) => {
+      if (read === undefined) return g.set(i, undefined);
       if (!seen) {
         if (old) this.counts.files_changed++;
         else this.counts.files_new++;
@@ -319,10 +329,8 @@ export class ArchiveWalk {
       // Set on the node itself: `size` keeps its place, `content` comes last, as a copy had them.
       node.size = read.size;
       node.content = read.ids;
-      return node;
-    });
-    value.catch(ignore);
-    return value;
+      g.set(i, node);
+    }, g.onError);
   }
 
   /** A node built afresh for an entry identical to the parent's (its directory changed). */

@@ -87,38 +87,54 @@ export function isoFromNs(ns: bigint): string {
 const ISO_LEN = "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ".length;
 /** Seconds from 1970-01-01 to 10000-01-01. */
 const YEAR_10000 = 253402300800;
-const isoScratch = Buffer.from("0000-00-00T00:00:00.000000000Z", "latin1");
-let scratchSec = -1;
-let scratchDay = -1;
+
+/** A time being written: its digits, and the second and day they show. */
+interface IsoScratch {
+  b: Buffer;
+  sec: number;
+  day: number;
+}
+const scratch = (): IsoScratch => ({ b: Buffer.from("0000-00-00T00:00:00.000000000Z", "latin1"), sec: -1, day: -1 });
+/** Two: a node's mtime and ctime alternate, and each tends to repeat its own second and day. */
+const isoA = scratch();
+const isoB = scratch();
+let isoLast = isoA;
 
 /**
  * isoFromNs of `sec` seconds and `frac` nanoseconds (0 <= frac < 1e9) since the epoch.
  * Hot path (twice per entry of every backup): a time from 1970 to 9999 is written as digits
- * into a buffer that keeps the last date and second, and read out as one string, which
+ * into a buffer that keeps its last date and second, and read out as one string, which
  * allocates only that string (building it from parts made a dozen intermediate strings).
  */
 export function isoFromSeconds(sec: number, frac: number): string {
   if (!(sec >= 0 && sec < YEAR_10000)) return isoFromParts(sec, frac);
-  const b = isoScratch;
-  if (sec !== scratchSec) {
-    const days = Math.floor(sec / 86400);
-    if (days !== scratchDay) {
-      const { y, m, d } = civil(days);
-      digits(b, 0, y, 4);
-      digits(b, 5, m, 2);
-      digits(b, 8, d, 2);
-      scratchDay = days;
-    }
-    const rem = sec - days * 86400;
-    const hh = Math.floor(rem / 3600);
-    const mi = Math.floor((rem - hh * 3600) / 60);
-    digits(b, 11, hh, 2);
-    digits(b, 14, mi, 2);
-    digits(b, 17, rem - hh * 3600 - mi * 60, 2);
-    scratchSec = sec;
+  let s = isoLast;
+  if (s.sec !== sec) {
+    s = s === isoA ? isoB : isoA;
+    if (s.sec !== sec) setSecond(s, sec);
   }
-  digits(b, 20, frac, 9);
-  return b.toString("latin1", 0, ISO_LEN);
+  isoLast = s;
+  digits(s.b, 20, frac, 9);
+  return s.b.toString("latin1", 0, ISO_LEN);
+}
+
+function setSecond(s: IsoScratch, sec: number): void {
+  const days = Math.floor(sec / 86400);
+  if (days !== s.day) {
+    const ymd = civil(days);
+    const y = Math.floor(ymd / 10000);
+    digits(s.b, 0, y, 4);
+    digits(s.b, 5, Math.floor((ymd - y * 10000) / 100), 2);
+    digits(s.b, 8, ymd - Math.floor(ymd / 100) * 100, 2);
+    s.day = days;
+  }
+  const rem = sec - days * 86400;
+  const hh = Math.floor(rem / 3600);
+  const mi = Math.floor((rem - hh * 3600) / 60);
+  digits(s.b, 11, hh, 2);
+  digits(s.b, 14, mi, 2);
+  digits(s.b, 17, rem - hh * 3600 - mi * 60, 2);
+  s.sec = sec;
 }
 
 /** Writes `n` as `width` decimal digits at `at`. */
@@ -130,8 +146,11 @@ function digits(b: Buffer, at: number, n: number, width: number): void {
   }
 }
 
-/** Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
-function civil(days: number): { y: number; m: number; d: number } {
+/**
+ * The civil date of a day since 1970-01-01 (H. Hinnant's algorithm) as one number,
+ * year * 10000 + month * 100 + day (no object: it runs for many files).
+ */
+function civil(days: number): number {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -140,7 +159,7 @@ function civil(days: number): { y: number; m: number; d: number } {
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+  return (yoe + era * 400 + (m <= 2 ? 1 : 0)) * 10000 + m * 100 + d;
 }
 
 /** Any time, before 1970 and after 9999 too (as Date#toISOString writes years, with nanoseconds). */
@@ -151,7 +170,10 @@ function isoFromParts(sec: number, frac: number): string {
   rem -= hh * 3600;
   const mi = Math.floor(rem / 60);
   const ss = rem - mi * 60;
-  const { y, m, d } = civil(days);
+  const ymd = civil(days);
+  const y = Math.floor(ymd / 10000); // month and day are positive: this holds for years before 0 too
+  const m = Math.floor((ymd - y * 10000) / 100);
+  const d = ymd - Math.floor(ymd / 100) * 100;
   return `${y < 0 || y > 9999 ? (y < 0 ? "-" : "+") + String(Math.abs(y)).padStart(6, "0") : String(y).padStart(4, "0")}-${p2(m)}-${p2(d)}T${p2(hh)}:${p2(mi)}:${p2(ss)}.${String(frac).padStart(9, "0")}Z`;
 }
 
