@@ -14,7 +14,7 @@ import { CHANGED, compareStat, SAME } from "./node-compare.js";
 import { nodeFromStat } from "./node-from-stat.js";
 import { nameKeyOf, type OldDir } from "./old-dir.js";
 import type { ParentTrees } from "./parent-trees.js";
-import type { DirScope, ScanEntry, Scanner } from "./scanner.js";
+import type { DirScope, Listing, ScanEntry, Scanner } from "./scanner.js";
 import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
 import { Gather } from "./gather.js";
 import { encodeName, type Tree, type TreeNode } from "./tree.js";
@@ -184,10 +184,11 @@ export class ArchiveWalk {
     }
     // Depth first, one directory at a time: scanning is synchronous (fast), and walking
     // directories concurrently held the whole tree's listings in memory at once.
-    let listing: { entries: ScanEntry[]; scope: DirScope };
+    let listing: Listing;
     let parentSub: OldDir | undefined;
     try {
-      listing = await this.scanner.readDir(path, scope);
+      const l = this.scanner.readDirNow(path, scope);
+      listing = l instanceof Promise ? await l : l;
       const sub = old?.type === "dir" && old.subtree ? this.trees.get(old.subtree) : undefined;
       parentSub = sub instanceof Promise ? await sub : sub;
     } catch (err) {

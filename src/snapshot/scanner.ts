@@ -87,6 +87,19 @@ interface DirState {
   foreign: boolean;
 }
 
+/** A directory's entries and the scope for its subdirectories. */
+export interface Listing {
+  entries: ScanEntry[];
+  scope: DirScope;
+}
+
+/** What `filter` keeps of a directory. */
+interface Kept {
+  entries: ScanEntry[];
+  /** (latin1) names of subdirectories on another device, under one-file-system. */
+  foreign: Set<string> | undefined;
+}
+
 type Scope =
   | { kind: "root"; state: DirState }
   /** For the subdirectories of `parent`; `foreign` holds (latin1) names of those on another device. */
@@ -175,22 +188,38 @@ export class Scanner {
    * one that cannot be lstat'ed is skipped with an UNREADABLE warning. A directory that cannot
    * be read throws CofferError("IO"); the caller reports it and goes on.
    */
-  async readDir(dir: Buffer, scope: DirScope): Promise<{ entries: ScanEntry[]; scope: DirScope }> {
+  async readDir(dir: Buffer, scope: DirScope): Promise<Listing> {
+    return this.readDirNow(dir, scope);
+  }
+
+  /**
+   * readDir without a promise when nothing needs waiting for: the file system has
+   * synchronous calls, and there is no ignore file or cache tag to read (the walk reads
+   * every directory, most of them small).
+   */
+  readDirNow(dir: Buffer, scope: DirScope): Listing | Promise<Listing> {
     const st = this.stateFor(dir, scope as unknown as Scope);
     if (st.foreign) return { entries: [], scope: asScope({ kind: "children", parent: st, foreign: undefined }) };
+    const sync = this.fs.sync;
+    if (sync === undefined || this.opts.excludeCaches) return this.readDirLater(st);
+    const { names, listed } = this.listSync(st.dir, sync);
+    if (this.hasIgnoreFile(names)) return this.loadIgnoreFiles(st, names).then((ignore) => this.filter(st, names, listed, ignore));
+    return this.filter(st, names, listed, st.ignore);
+  }
 
+  /** readDir's every step, awaiting what needs it. */
+  private async readDirLater(st: DirState): Promise<Listing> {
     const sync = this.fs.sync;
     let names: Buffer[];
     let listed: ListedEntry[] | undefined;
-    try {
-      listed = sync?.list?.(st.dir)?.sort((a, b) => Buffer.compare(a.name, b.name));
-      if (listed) {
-        names = listed.map((e) => e.name);
-      } else {
-        names = (sync ? sync.readdir(st.dir) : await this.fs.readdir(st.dir)).sort(Buffer.compare);
+    if (sync) {
+      ({ names, listed } = this.listSync(st.dir, sync));
+    } else {
+      try {
+        names = (await this.fs.readdir(st.dir)).sort(Buffer.compare);
+      } catch (err) {
+        throw ioError(err, `reading the directory ${show(st.dir)}`);
       }
-    } catch (err) {
-      throw ioError(err, `reading the directory ${show(st.dir)}`);
     }
     if (this.opts.excludeCaches) {
       const kept = await this.cacheDirOnly(st.dir, names);
@@ -200,35 +229,69 @@ export class Scanner {
       }
     }
     const ignore = this.hasIgnoreFile(names) ? await this.loadIgnoreFiles(st, names) : st.ignore;
+    return this.filter(st, names, listed, ignore);
+  }
 
+  /** A directory's names sorted by their bytes, with their lstat results when the fs lists them. */
+  private listSync(dir: Buffer, sync: NonNullable<ScanFs["sync"]>): { names: Buffer[]; listed: ListedEntry[] | undefined } {
+    try {
+      const listed = sync.list?.(dir)?.sort((a, b) => Buffer.compare(a.name, b.name));
+      return listed ? { names: listed.map((e) => e.name), listed } : { names: sync.readdir(dir).sort(Buffer.compare), listed: undefined };
+    } catch (err) {
+      throw ioError(err, `reading the directory ${show(dir)}`);
+    }
+  }
+
+  /** The entries of `names` that the filters keep, each lstat'ed, and the scope for the subdirectories. */
+  private filter(st: DirState, names: Buffer[], listed: ListedEntry[] | undefined, ignore: IgnoreRules | undefined): Listing | Promise<Listing> {
     // Patterns need only the name, so excluded entries are never lstat'ed (unless listed).
     const patterns = !(this.ex.empty && this.iex.empty);
     const decode = patterns || ignore !== undefined;
-    const candidates: { name: Buffer; str: string; path: Buffer; listed: ListedEntry | undefined }[] = [];
-    names.forEach((name, i) => {
-      const str = decode ? name.toString("utf8") : "";
-      if (patterns && this.excludedByPattern(st, str)) return;
-      candidates.push({ name, str, path: join(st.dir, name), listed: listed?.[i] });
-    });
-    const stats: (EntryStat | undefined)[] = sync
-      ? candidates.map((c) => (c.listed ? (c.listed.stat ?? this.lstatFailed(c.path, c.listed.error)) : this.lstatEntrySync(sync, c.path)))
-      : await mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path));
-
-    const entries: ScanEntry[] = [];
-    let foreign: Set<string> | undefined;
-    candidates.forEach((c, i) => {
-      const stat = stats[i];
-      if (stat === undefined) return;
-      const isDir = stat.isDirectory();
-      if (this.opts.oneFileSystem && stat.dev !== st.rootDev) {
-        if (!isDir) return;
-        (foreign ??= new Set()).add(c.name.toString("latin1"));
+    const sync = this.fs.sync;
+    const kept: Kept = { entries: [], foreign: undefined };
+    if (sync) {
+      // One pass, no object per entry beyond its ScanEntry: this runs for every entry of a backup.
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as Buffer;
+        const str = decode ? name.toString("utf8") : "";
+        if (patterns && this.excludedByPattern(st, str)) continue;
+        const path = join(st.dir, name);
+        const l = listed?.[i];
+        const stat = l ? (l.stat ?? this.lstatFailed(path, l.error)) : this.lstatEntrySync(sync, path);
+        if (stat !== undefined) this.keep(st, ignore, name, str, path, stat, kept);
       }
-      if (this.tooLarge(stat)) return;
-      if (ignore?.ignores(st.rel === "" ? c.str : `${st.rel}/${c.str}`, isDir)) return;
-      entries.push({ name: c.name, path: c.path, stat });
+      return this.listing(st, ignore, kept);
+    }
+    const candidates: { name: Buffer; str: string; path: Buffer }[] = [];
+    for (const name of names) {
+      const str = decode ? name.toString("utf8") : "";
+      if (patterns && this.excludedByPattern(st, str)) continue;
+      candidates.push({ name, str, path: join(st.dir, name) });
+    }
+    return mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path)).then((stats) => {
+      candidates.forEach((c, i) => {
+        const stat = stats[i];
+        if (stat !== undefined) this.keep(st, ignore, c.name, c.str, c.path, stat, kept);
+      });
+      return this.listing(st, ignore, kept);
     });
-    return { entries, scope: asScope({ kind: "children", parent: { ...st, ignore }, foreign }) };
+  }
+
+  /** Adds an lstat'ed entry to `kept` unless a filter drops it. */
+  private keep(st: DirState, ignore: IgnoreRules | undefined, name: Buffer, str: string, path: Buffer, stat: EntryStat, kept: Kept): void {
+    const isDir = stat.isDirectory();
+    if (this.opts.oneFileSystem && stat.dev !== st.rootDev) {
+      if (!isDir) return;
+      (kept.foreign ??= new Set()).add(name.toString("latin1"));
+    }
+    if (this.tooLarge(stat)) return;
+    if (ignore?.ignores(st.rel === "" ? str : `${st.rel}/${str}`, isDir)) return;
+    kept.entries.push({ name, path, stat });
+  }
+
+  private listing(st: DirState, ignore: IgnoreRules | undefined, kept: Kept): Listing {
+    const parent = ignore === st.ignore ? st : { ...st, ignore };
+    return { entries: kept.entries, scope: asScope({ kind: "children", parent, foreign: kept.foreign }) };
   }
 
   private stateFor(dir: Buffer, scope: Scope): DirState {
