@@ -270,21 +270,15 @@ export class Repository {
     const listed = new Set(ids);
     let base = cached?.listed.every((id) => listed.has(id)) ? cached : undefined;
     const known = new Set(base?.listed);
-    const fresh = await mapLimit(
-      ids.filter((id) => !known.has(id)),
-      this.backend.properties.connections,
-      async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }),
-    );
-    const superseded = new Set(base?.superseded);
-    for (const f of fresh) for (const s of f.file.supersedes) superseded.add(s);
+    const fresh = await this.#readIndexFiles(ids.filter((id) => !known.has(id)));
     const wasSuperseded = new Set(base?.superseded);
+    const superseded = new Set(wasSuperseded);
+    for (const f of fresh) for (const s of f.file.supersedes) superseded.add(s);
     if (base?.listed.some((id) => superseded.has(id) && !wasSuperseded.has(id))) {
-      // A new index file replaces one the cache holds (prune, repair index): start over.
-      base = undefined;
-      const all = await mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
-      fresh.splice(0, fresh.length, ...all);
-      superseded.clear();
+      // A new index file replaces one the cache holds (prune, repair index): read them all.
+      fresh.push(...(await this.#readIndexFiles(base.listed)));
       for (const f of fresh) for (const s of f.file.supersedes) superseded.add(s);
+      base = undefined;
     }
     if (base) {
       this.index.fromArrays(base.arrays);
@@ -303,6 +297,10 @@ export class Repository {
     }
     // Tree packs that no index names any more were pruned.
     await this.#cache?.keepOnly("data", new Set(this.index.packs()));
+  }
+
+  async #readIndexFiles(ids: readonly string[]): Promise<{ id: string; file: ReturnType<typeof readIndexFile> }[]> {
+    return mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
   }
 
   /**
