@@ -173,37 +173,31 @@ export class ArchiveWalk {
     if (this.signal?.aborted) throw stopError(this.signal, "The backup was interrupted; nothing was saved as a snapshot.");
   }
 
+  /**
+   * Walks a directory and everything below it: depth first, one directory at a time, with
+   * an explicit stack of the directories open (one async call for the whole walk instead of
+   * one per directory, whose promise, state and awaits were most of what the walk allocated
+   * per directory). It awaits only what needs waiting for.
+   */
   async #dir(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, scope: DirScope): Promise<Later<TreeNode | undefined>> {
-    this.#interrupted();
-    if (performance.now() >= this.#yieldAt) {
-      // The walk runs in microtasks and synchronous calls; let timers, signals and worker
-      // messages in now and then.
-      await new Promise<void>((r) => setImmediate(r));
-      this.#yieldAt = performance.now() + YIELD_MS;
-      this.#trimHeap();
-    }
-    // Depth first, one directory at a time: scanning is synchronous (fast), and walking
-    // directories concurrently held the whole tree's listings in memory at once.
-    let listing: Listing;
-    let parentSub: OldDir | undefined;
-    try {
-      const l = this.scanner.readDirNow(path, scope);
-      listing = l instanceof Promise ? await l : l;
-      const sub = old?.type === "dir" && old.subtree ? this.trees.get(old.subtree) : undefined;
-      parentSub = sub instanceof Promise ? await sub : sub;
-    } catch (err) {
-      this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
-      this.counts.files_failed++;
-      return { value: undefined };
-    }
-    const children: Child[] = [];
-    const results = new Gather<TreeNode | undefined>();
-    const entries = listing.entries;
-    const siblings = hasWalFile(entries) ? new Set(entries.map((e) => e.name.toString())) : undefined;
+    const first = this.#open(name, path, stat, old, scope);
+    const root = first instanceof Promise ? await first : first;
+    if (root === undefined) return { value: undefined };
+    const stack: DirFrame[] = [root];
     const special = this.#companions.size > 0 || (this.substitutes?.size ?? 0) > 0;
-    // An index, not for-of: the loop awaits, and its iterator's results then cost an object each.
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as ScanEntry;
+    for (;;) {
+      const f = stack[stack.length - 1] as DirFrame;
+      const entries = f.listing.entries;
+      if (f.next === entries.length) {
+        const value = this.#closeDir(f);
+        stack.pop();
+        const parent = stack[stack.length - 1];
+        if (parent === undefined) return { value };
+        if (value instanceof Promise) parent.results.wait(value, undefined);
+        else parent.results.push(value);
+        continue;
+      }
+      const e = entries[f.next++] as ScanEntry;
       let entryPath = e.path;
       let stat = e.stat;
       if (special) {
@@ -217,33 +211,83 @@ export class ArchiveWalk {
           entryPath = Buffer.from(from);
         }
       }
-      const child: Child = { name: e.name, stat, old: parentSub?.find(nameKeyOf(e.name)) };
-      children.push(child);
+      const child: Child = { name: e.name, stat, old: f.parentSub?.find(nameKeyOf(e.name)) };
+      f.children.push(child);
       if (stat.isDirectory()) {
-        const r = (await this.#dir(e.name, entryPath, stat, child.old, listing.scope)).value;
-        if (r instanceof Promise) results.wait(r, undefined);
-        else results.push(r);
+        const o = this.#open(e.name, entryPath, stat, child.old, f.listing.scope);
+        const sub = o instanceof Promise ? await o : o;
+        if (sub === undefined) f.results.push(undefined);
+        else stack.push(sub);
+        continue;
+      }
+      if (f.siblings && entryPath === e.path && stat.isFile() && f.siblings.has(`${e.name.toString()}-wal`)) {
+        const at = e.path.toString();
+        if (await isLiveSqlite(at, f.siblings, e.name.toString())) this.warn(sqliteWalWarning(at));
+      }
+      this.#interrupted();
+      const v = this.#leaf(entryPath, child);
+      if (v === READ) {
+        const wait = this.#admission(stat);
+        if (wait !== undefined) await wait;
+        this.#readFile(entryPath, child, f.results);
       } else {
-        if (siblings && entryPath === e.path && stat.isFile() && siblings.has(`${e.name.toString()}-wal`)) {
-          const at = e.path.toString();
-          if (await isLiveSqlite(at, siblings, e.name.toString())) this.warn(sqliteWalWarning(at));
-        }
-        this.#interrupted();
-        const v = this.#leaf(entryPath, child);
-        if (v === READ) {
-          const wait = this.#admission(stat);
-          if (wait !== undefined) await wait;
-          this.#readFile(entryPath, child, results);
-        } else {
-          results.push(v);
-        }
+        f.results.push(v);
       }
     }
-    const nodes = results.close();
-    if (!(nodes instanceof Promise)) return { value: this.#finishDir(name, stat, old, parentSub, children, nodes) };
-    const value = nodes.then((n) => this.#finishDir(name, stat, old, parentSub, children, n));
-    value.catch(() => undefined); // observed by whoever awaits the tree; avoid an early crash
-    return { value };
+  }
+
+  /**
+   * Reads a directory to walk it; undefined when it cannot be read (with a warning). A
+   * promise only when something must be waited for.
+   */
+  #open(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, scope: DirScope): Maybe<DirFrame | undefined> {
+    this.#interrupted();
+    if (performance.now() >= this.#yieldAt) return this.#openAfterYield(name, path, stat, old, scope);
+    let listing: Maybe<Listing>;
+    let sub: Maybe<OldDir | undefined>;
+    try {
+      listing = this.scanner.readDirNow(path, scope);
+      if (listing instanceof Promise) return this.#openLater(name, path, stat, old, listing);
+      sub = old?.type === "dir" && old.subtree ? this.trees.get(old.subtree) : undefined;
+    } catch (err) {
+      return this.#unreadable(path, err);
+    }
+    if (sub instanceof Promise) return this.#openLater(name, path, stat, old, listing, sub);
+    return newFrame(name, stat, old, listing, sub);
+  }
+
+  async #openAfterYield(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, scope: DirScope): Promise<DirFrame | undefined> {
+    // The walk runs in microtasks and synchronous calls; let timers, signals and worker
+    // messages in now and then.
+    await new Promise<void>((r) => setImmediate(r));
+    this.#yieldAt = performance.now() + YIELD_MS;
+    this.#trimHeap();
+    return this.#open(name, path, stat, old, scope);
+  }
+
+  async #openLater(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, listing: Maybe<Listing>, sub?: Promise<OldDir | undefined>): Promise<DirFrame | undefined> {
+    try {
+      const l = await listing;
+      const s = sub ?? (old?.type === "dir" && old.subtree ? this.trees.get(old.subtree) : undefined);
+      return newFrame(name, stat, old, l, await s);
+    } catch (err) {
+      return this.#unreadable(path, err);
+    }
+  }
+
+  #unreadable(path: Buffer, err: unknown): undefined {
+    this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
+    this.counts.files_failed++;
+    return undefined;
+  }
+
+  /** A walked directory's node, now or once its files are read and its tree saved. */
+  #closeDir(f: DirFrame): Maybe<TreeNode | undefined> {
+    const nodes = f.results.close();
+    if (!(nodes instanceof Promise)) return this.#finishDir(f.name, f.stat, f.old, f.parentSub, f.children, nodes);
+    const value = nodes.then((n) => this.#finishDir(f.name, f.stat, f.old, f.parentSub, f.children, n));
+    value.catch(ignore); // observed by whoever awaits the tree; avoid an early crash
+    return value;
   }
 
   /**
@@ -417,6 +461,25 @@ export class ArchiveWalk {
 }
 
 const READ = Symbol("read");
+
+/** A directory being walked: its listing, the next entry to walk, and what its entries gave. */
+interface DirFrame {
+  name: Buffer;
+  stat: EntryStat;
+  old: TreeNode | undefined;
+  listing: Listing;
+  parentSub: OldDir | undefined;
+  /** Names of the directory's entries when one may be a live SQLite database's WAL. */
+  siblings: Set<string> | undefined;
+  next: number;
+  children: Child[];
+  results: Gather<TreeNode | undefined>;
+}
+
+function newFrame(name: Buffer, stat: EntryStat, old: TreeNode | undefined, listing: Listing, parentSub: OldDir | undefined): DirFrame {
+  const siblings = hasWalFile(listing.entries) ? new Set(listing.entries.map((e) => e.name.toString())) : undefined;
+  return { name, stat, old, listing, parentSub, siblings, next: 0, children: [], results: new Gather() };
+}
 
 /** Marks a promise's rejection as seen (whoever awaits the promise still gets it). */
 function ignore(): void {}
