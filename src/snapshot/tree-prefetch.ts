@@ -166,6 +166,11 @@ export function prestartTreePrefetch(): void {
   spare = w;
 }
 
+/** Whether a worker prestartTreePrefetch started is waiting to be taken. */
+export function hasSpareTreePrefetch(): boolean {
+  return spare !== undefined;
+}
+
 /** Stops a worker prestartTreePrefetch started that no TreePrefetch took (no parent snapshot). */
 export async function discardTreePrefetch(): Promise<void> {
   const w = takeSpare();

@@ -8,9 +8,9 @@ import { TEST_KDF } from "../../src/crypto/kdf.js";
 import type { BlobType } from "../../src/repository/blob.js";
 import type { LocalCache } from "../../src/repository/local-cache.js";
 import { Repository } from "../../src/repository/repository.js";
-import { backup } from "../../src/snapshot/archiver.js";
+import { backup, prepareBackup } from "../../src/snapshot/archiver.js";
 import { OldDir } from "../../src/snapshot/old-dir.js";
-import { TreePrefetch } from "../../src/snapshot/tree-prefetch.js";
+import { hasSpareTreePrefetch, TreePrefetch } from "../../src/snapshot/tree-prefetch.js";
 import { lookupPath } from "../../src/snapshot/walker.js";
 import { CountingBackend } from "../helpers/counting-backend.js";
 
@@ -86,6 +86,26 @@ describe("reading a remote repository's parent trees ahead from its local cache"
     assert.equal(r.summary.bytes_read, 0);
     assert.equal(mainLoads, 1, "only the root tree is loaded on the main thread");
     assert.equal(counted.loads.data, 0, "no pack is read from the repository");
+  });
+
+  it("takes the worker prepareBackup started before the repository was opened, and stops one no backup takes", async () => {
+    prepareBackup();
+    assert.ok(hasSpareTreePrefetch());
+    const { repo, mainTreeLoads } = await openCached();
+    const r = await backup(repo, { paths: [src] });
+    assert.equal(mainTreeLoads(), 1, "the prepared worker read every tree but the root");
+    assert.ok(!hasSpareTreePrefetch(), "taken by the backup's prefetch");
+    assert.equal(await srcTree(repo, r.snapshot!.tree), firstSrcTree);
+    assert.equal(r.summary.files_unmodified, 320);
+
+    prepareBackup();
+    const fresh = await backup(repo, { paths: [src], parent: false, dryRun: true });
+    assert.ok(!hasSpareTreePrefetch(), "stopped by a backup without a parent");
+    assert.equal(fresh.summary.files_new, 320);
+    prepareBackup();
+    await prepareBackup().cancel();
+    assert.ok(!hasSpareTreePrefetch(), "stopped by cancel");
+    await repo.close();
   });
 
   it("loads the trees of a damaged cached pack through the repository, and replaces the cached copy", async () => {
