@@ -17,7 +17,7 @@ import type { ParentTrees } from "./parent-trees.js";
 import type { DirScope, Listing, ScanEntry, Scanner } from "./scanner.js";
 import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
 import { Gather } from "./gather.js";
-import { encodeName, type Tree, type TreeNode } from "./tree.js";
+import { encodeName, encodeTree, type TreeNode } from "./tree.js";
 
 /** A value now, or later. */
 type Maybe<T> = T | Promise<T>;
@@ -114,8 +114,7 @@ export class ArchiveWalk {
   async #saveTree(nodes: TreeNode[]): Promise<string> {
     // atime is not stored: reading a directory changes it, and unchanged trees must dedupe.
     for (const n of nodes) if (n.atime !== undefined) delete n.atime;
-    const t: Tree = { nodes };
-    const bytes = Buffer.from(JSON.stringify(t));
+    const bytes = encodeTree({ nodes });
     const id = this.pool ? await this.saver.addBlob("tree", bytes) : this.repo.blobId(bytes);
     return id.toString("hex");
   }

@@ -1,3 +1,5 @@
+import { jsonBytes } from "./tree-json.js";
+
 /**
  * The tree format (repository format v1): a directory listing stored as one `tree` blob.
  * JSON `{ "nodes": [...] }`, nodes sorted by the bytes of their name. Names that are valid
@@ -141,7 +143,7 @@ function setSecond(s: IsoScratch, sec: number): void {
 function digits(b: Buffer, at: number, n: number, width: number): void {
   for (let i = at + width - 1; i >= at; i--) {
     const q = Math.floor(n / 10);
-    b[i] = 0x30 + n - q * 10;
+    b[i] = 0x30 + (n - q * 10);
     n = q;
   }
 }
@@ -190,8 +192,9 @@ export function nsFromIso(iso: string): bigint {
   return secs * 1_000_000_000n + frac;
 }
 
+/** `Buffer.from(JSON.stringify(t))`, without the string (see jsonBytes). */
 export function encodeTree(t: Tree): Buffer {
-  return Buffer.from(JSON.stringify(t));
+  return jsonBytes(t);
 }
 
 export function decodeTree(b: Uint8Array): Tree {
