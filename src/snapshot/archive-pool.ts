@@ -16,8 +16,14 @@ import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./a
 interface Job {
   id: number;
   files: JobFile[];
-  results: { resolve(o: FileOutcome): void; reject(e: unknown): void }[];
+  results: FileWaiter[];
   bytes: number;
+}
+
+/** Who is told a file's outcome (a promise's resolving functions, or an object of the caller's). */
+export interface FileWaiter {
+  resolve(o: FileOutcome): void;
+  reject(e: unknown): void;
 }
 
 interface WorkerState {
@@ -108,22 +114,29 @@ export class ArchivePool {
   /** Reads, chunks and stores one file; resolves with its blob ids. Call `admit` first. */
   read(path: Buffer, size: number): Promise<FileOutcome> {
     if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise<FileOutcome>((resolve, reject) => this.readInto(path, size, { resolve, reject }));
+  }
+
+  /**
+   * `read`, telling `to` instead of settling a promise (the walk passes an object it has
+   * anyway: no promise and closures per file). A pool that has failed rejects at once.
+   */
+  readInto(path: Buffer, size: number, to: FileWaiter): void {
+    if (this.#failed) return to.reject(this.#failed);
     this.#start();
-    return new Promise<FileOutcome>((resolve, reject) => {
-      if (size >= BATCH_BYTES) {
-        this.#ready.push({ id: this.#nextJob++, files: [{ path, size }], results: [{ resolve, reject }], bytes: size });
-      } else {
-        const job = (this.#open ??= { id: this.#nextJob++, files: [], results: [], bytes: 0 });
-        job.files.push({ path, size });
-        job.results.push({ resolve, reject });
-        job.bytes += size;
-        if (job.files.length >= BATCH_FILES || job.bytes >= BATCH_BYTES) {
-          this.#ready.push(job);
-          this.#open = undefined;
-        }
+    if (size >= BATCH_BYTES) {
+      this.#ready.push({ id: this.#nextJob++, files: [{ path, size }], results: [to], bytes: size });
+    } else {
+      const job = (this.#open ??= { id: this.#nextJob++, files: [], results: [], bytes: 0 });
+      job.files.push({ path, size });
+      job.results.push(to);
+      job.bytes += size;
+      if (job.files.length >= BATCH_FILES || job.bytes >= BATCH_BYTES) {
+        this.#ready.push(job);
+        this.#open = undefined;
       }
-      this.#dispatch();
-    });
+    }
+    this.#dispatch();
   }
 
   #dispatch(): void {
@@ -195,12 +208,16 @@ export class ArchivePool {
         const job = st.jobs[idx];
         if (!job) return;
         st.jobs.splice(idx, 1);
+        // Each file's ids as a Buffer view (its users read them as hex), set on the outcome as it came.
+        const ids = Buffer.from(m.ids.buffer, m.ids.byteOffset, m.ids.byteLength);
         let at = 0;
-        m.files.forEach((o, i) => {
+        for (let i = 0; i < m.files.length; i++) {
           const n = (m.idCounts[i] ?? 0) * 32;
-          job.results[i]?.resolve({ ...o, ids: m.ids.subarray(at, at + n) });
+          const o = m.files[i] as FileOutcome;
+          o.ids = ids.subarray(at, at + n);
+          job.results[i]?.resolve(o);
           at += n;
-        });
+        }
         this.#dispatch();
         return;
       }

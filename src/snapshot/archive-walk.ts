@@ -7,7 +7,8 @@ import type { Warning } from "../core/warning.js";
 import { stopError } from "../repository/lock.js";
 import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
-import type { ArchivePool } from "./archive-pool.js";
+import type { ArchivePool, FileWaiter } from "./archive-pool.js";
+import type { FileOutcome } from "./archive-protocol.js";
 import type { NameLookup } from "./names.js";
 import { type EntryStat, statDecimal, statNumber } from "./entry-stat.js";
 import { CHANGED, compareStat, SAME } from "./node-compare.js";
@@ -359,22 +360,72 @@ export class ArchiveWalk {
     const { stat, old } = c;
     const node = nodeFromStat(c.name, stat, this.names);
     const linkKey = hardLinkKey(stat);
+    if (linkKey === undefined && this.pool) {
+      this.pool.readInto(path, statNumber(stat, "size"), new FileRead(this.#onRead, path, statNumber(stat, "size"), node, old !== undefined, g, g.later(undefined)));
+      return;
+    }
     const seen = linkKey !== undefined ? this.#hardlinks.get(linkKey) : undefined;
     const content = seen ?? this.#read(path, stat);
     if (linkKey !== undefined && !seen) this.#hardlinks.set(linkKey, content);
     const i = g.later(undefined);
     content.then((read) => {
       if (read === undefined) return g.set(i, undefined);
-      if (!seen) {
-        if (old) this.counts.files_changed++;
-        else this.counts.files_new++;
-      }
-      // The size is what was read (a file that grew while read), so content and size agree.
-      // Set on the node itself: `size` keeps its place, `content` comes last, as a copy had them.
-      node.size = read.size;
-      node.content = read.ids;
+      if (!seen) this.#counted(old !== undefined);
+      completeNode(node, read);
       g.set(i, node);
     }, g.onError);
+  }
+
+  #counted(changed: boolean): void {
+    if (changed) this.counts.files_changed++;
+    else this.counts.files_new++;
+  }
+
+  /** A file's read as a promise (hard links share it), or without the pool. */
+  #read(path: Buffer, stat: EntryStat): Promise<ReadResult | undefined> {
+    const size = statNumber(stat, "size");
+    if (!this.pool) {
+      this.counts.bytes_read += size;
+      return Promise.resolve({ ids: [], size });
+    }
+    const pool = this.pool;
+    return new Promise((resolve, reject) => pool.readInto(path, size, new FileRead(this.#onRead, path, size, undefined, false, { resolve, reject }, 0)));
+  }
+
+  /** What the pool tells a FileRead goes here: one object for the walk, no closure per file. */
+  readonly #onRead: ReadHandlers = {
+    done: (f, o) => this.#readDone(f, o),
+    failed: (f, err) => (f.to instanceof Gather ? f.to.fail(err) : f.to.reject(err)),
+  };
+
+  #readDone(f: FileRead, o: FileOutcome): void {
+    const { path, size } = f;
+    let read: ReadResult | undefined;
+    if (o.error) {
+      this.warn({ code: "UNREADABLE", message: `cannot read ${path.toString()}: ${o.error.message}`, path: path.toString() });
+      this.counts.files_failed++;
+      this.counts.files_total--;
+      this.counts.bytes_total -= size;
+    } else {
+      this.counts.bytes_read += o.bytesRead;
+      if (o.changed && f.attempt === 0) {
+        f.attempt++; // read it once more
+        (this.pool as ArchivePool).readInto(path, size, f);
+        return;
+      }
+      if (o.changed) this.warn({ code: "CHANGED", message: `${path.toString()} changed while it was read; the snapshot holds the content as read`, path: path.toString() });
+      this.#advance(o.bytesRead, path);
+      const ids = Buffer.isBuffer(o.ids) ? o.ids : Buffer.from(o.ids.buffer, o.ids.byteOffset, o.ids.byteLength);
+      const out: string[] = [];
+      for (let i = 0; i < ids.length; i += 32) out.push(ids.toString("hex", i, i + 32));
+      read = { ids: out, size: o.bytesRead };
+    }
+    const to = f.to;
+    if (!(to instanceof Gather)) return to.resolve(read);
+    if (read === undefined || f.node === undefined) return to.set(f.i, undefined);
+    this.#counted(f.changed);
+    completeNode(f.node, read);
+    to.set(f.i, f.node);
   }
 
   /** A node built afresh for an entry identical to the parent's (its directory changed). */
@@ -417,31 +468,6 @@ export class ArchiveWalk {
     return node;
   }
 
-  async #read(path: Buffer, stat: EntryStat): Promise<{ ids: string[]; size: number } | undefined> {
-    if (!this.pool) {
-      this.counts.bytes_read += statNumber(stat, "size");
-      return { ids: [], size: statNumber(stat, "size") };
-    }
-    for (let attempt = 0; ; attempt++) {
-      const o = await this.pool.read(path, statNumber(stat, "size"));
-      if (o.error) {
-        this.warn({ code: "UNREADABLE", message: `cannot read ${path.toString()}: ${o.error.message}`, path: path.toString() });
-        this.counts.files_failed++;
-        this.counts.files_total--;
-        this.counts.bytes_total -= statNumber(stat, "size");
-        return undefined;
-      }
-      this.counts.bytes_read += o.bytesRead;
-      if (o.changed && attempt === 0) continue; // read it once more
-      if (o.changed) this.warn({ code: "CHANGED", message: `${path.toString()} changed while it was read; the snapshot holds the content as read`, path: path.toString() });
-      this.#advance(o.bytesRead, path);
-      const ids = Buffer.from(o.ids.buffer, o.ids.byteOffset, o.ids.byteLength);
-      const out: string[] = [];
-      for (let i = 0; i < ids.length; i += 32) out.push(ids.toString("hex", i, i + 32));
-      return { ids: out, size: o.bytesRead };
-    }
-  }
-
   #advance(bytes: number, path: Buffer): void {
     this.#bytesDone += bytes;
     const now = performance.now();
@@ -460,6 +486,52 @@ export class ArchiveWalk {
 }
 
 const READ = Symbol("read");
+
+/** A file's blob ids (hex) and the size read. */
+interface ReadResult {
+  ids: string[];
+  size: number;
+}
+
+/** Sets what was read on a file's node. */
+function completeNode(node: TreeNode, read: ReadResult): void {
+  // The size is what was read (a file that grew while read), so content and size agree.
+  // Set on the node itself: `size` keeps its place, `content` comes last, as a copy had them.
+  node.size = read.size;
+  node.content = read.ids;
+}
+
+interface ReadHandlers {
+  done(f: FileRead, o: FileOutcome): void;
+  failed(f: FileRead, err: unknown): void;
+}
+
+/**
+ * A file in the pool's hands, as its FileWaiter. Its node, once read, goes to place `i` of a
+ * directory's Gather; a hard link's read settles a promise instead (its links share it).
+ */
+class FileRead implements FileWaiter {
+  attempt = 0;
+
+  constructor(
+    readonly h: ReadHandlers,
+    readonly path: Buffer,
+    readonly size: number,
+    readonly node: TreeNode | undefined,
+    /** The parent snapshot had the file (it counts as changed, not new). */
+    readonly changed: boolean,
+    readonly to: Gather<TreeNode | undefined> | { resolve(r: ReadResult | undefined): void; reject(err: unknown): void },
+    readonly i: number,
+  ) {}
+
+  resolve(o: FileOutcome): void {
+    this.h.done(this, o);
+  }
+
+  reject(err: unknown): void {
+    this.h.failed(this, err);
+  }
+}
 
 /** A directory being walked: its listing, the next entry to walk, and what its entries gave. */
 interface DirFrame {
