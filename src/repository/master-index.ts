@@ -225,16 +225,19 @@ export class MasterIndex {
     return out;
   }
 
-  /** Every entry, copied into arrays of exactly its size (for the index cache). */
+  /**
+   * Every entry as arrays of exactly its size (for the index cache): views into the index's
+   * own arrays, valid until the next change to it.
+   */
   toArrays(): IndexArrays {
     const n = this.#count;
     return {
-      ids: this.#ids.slice(0, n * 32),
-      pack: this.#pack.slice(0, n),
-      offset: this.#offset.slice(0, n),
-      length: this.#length.slice(0, n),
-      rawLength: this.#raw.slice(0, n),
-      flags: this.#flags.slice(0, n),
+      ids: this.#ids.subarray(0, n * 32),
+      pack: this.#pack.subarray(0, n),
+      offset: this.#offset.subarray(0, n),
+      length: this.#length.subarray(0, n),
+      rawLength: this.#raw.subarray(0, n),
+      flags: this.#flags.subarray(0, n),
       packs: this.#packs.slice(),
     };
   }

@@ -53,6 +53,9 @@ export class Repository {
   #treePackBytes = 0;
   #cache: LocalCache | undefined;
   #indexCache: IndexCache | undefined;
+  /** What the last loadIndex listed, and which of those were superseded (see cacheIndex). */
+  #indexListed: string[] = [];
+  #indexSuperseded: string[] = [];
 
   private constructor(
     readonly backend: Backend,
@@ -292,11 +295,22 @@ export class Repository {
       this.index.files.add(f.id);
       for (const [pack, blobs] of f.file.packs) this.index.addPack(pack, blobs);
     }
-    if (this.#indexCache && ids.length > 0 && (fresh.length > 0 || base !== cached)) {
-      await this.#indexCache.write({ listed: ids, superseded: ids.filter((id) => superseded.has(id)), arrays: this.index.toArrays() });
-    }
+    this.#indexListed = ids;
+    this.#indexSuperseded = ids.filter((id) => superseded.has(id));
+    if (fresh.length > 0 || base !== cached) await this.cacheIndex();
     // Tree packs that no index names any more were pruned.
     await this.#cache?.keepOnly("data", new Set(this.index.packs()));
+  }
+
+  /**
+   * Keeps the in-memory index in the index cache (when there is one), for the next command:
+   * called by loadIndex, and by a backup once every pack it wrote is in an index file (the
+   * index in memory is then exactly what the files loaded and the files written hold).
+   */
+  async cacheIndex(): Promise<void> {
+    if (!this.#indexCache || this.index.files.size === 0) return;
+    const listed = [...new Set([...this.#indexListed, ...this.index.files])].sort();
+    await this.#indexCache.write({ listed, superseded: this.#indexSuperseded, arrays: this.index.toArrays() });
   }
 
   async #readIndexFiles(ids: readonly string[]): Promise<{ id: string; file: ReturnType<typeof readIndexFile> }[]> {

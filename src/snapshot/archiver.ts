@@ -118,7 +118,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       if (pool) await pool.flush();
       // Writing the last index file builds it whole: start from a collected heap.
       collectGarbage();
-      if (!opts.dryRun) await saver.flush();
+      if (!opts.dryRun) {
+        await saver.flush();
+        // Every pack is in an index file now: the next command starts from this index.
+        await repo.cacheIndex();
+      }
       // The last moment to stop: after this the snapshot exists.
       interrupted();
       const finished = repo.clock();

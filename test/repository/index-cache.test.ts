@@ -102,9 +102,11 @@ describe("the index cache", () => {
     assert.deepEqual([...second.repo.index.files].sort(), want.files);
     assert.deepEqual(second.problems, []);
 
-    // A backup adds index files; the next load reads those and no others.
+    // A backup through a repository without the cache (another machine, --no-cache) adds
+    // index files; the next load reads those and no others.
     const before = new Set(want.files);
-    await backupTree(second.repo, "second-c", "c");
+    const other = await Repository.open(store, { password: PASSWORD });
+    await backupTree(other, "second-c", "c");
     const after = await truth(store);
     const added = after.files.filter((f) => !before.has(f));
     assert.ok(added.length > 0);
@@ -112,6 +114,30 @@ describe("the index cache", () => {
     assert.equal(third.counted.loads.index, added.length, "only the new index files are read");
     assert.deepEqual(entries(third.repo.index), after.entries);
     assert.deepEqual([...third.repo.index.files].sort(), after.files);
+  });
+
+  it("is brought up to date by a backup: the next load reads none of the index files it wrote", async () => {
+    const store = await newRepo("after-backup");
+    const cacheDir = join(dir, "cache-after-backup");
+    const first = await open(store, cacheDir);
+    await backupTree(first.repo, "after-backup-c", "c");
+    await backupTree(first.repo, "after-backup-d", "d");
+    const want = await truth(store);
+    const next = await open(store, cacheDir);
+    assert.equal(next.counted.loads.index, 0);
+    assert.deepEqual(entries(next.repo.index), want.entries);
+    assert.deepEqual([...next.repo.index.files].sort(), want.files);
+
+    // The first backup into an empty repository leaves a cache too.
+    const empty = new MemoryBackend("memory:after-backup-empty");
+    const made = await Repository.init(empty, { password: PASSWORD, kdf: TEST_KDF });
+    const emptyCache = join(dir, "cache-after-backup-empty");
+    const cachedRepo = await Repository.open(empty, { password: PASSWORD, cache: { dir: emptyCache } });
+    await backupTree(cachedRepo, "after-backup-e", "e");
+    await made.close();
+    const again = await open(empty, emptyCache);
+    assert.equal(again.counted.loads.index, 0);
+    assert.deepEqual(entries(again.repo.index), (await truth(empty)).entries);
   });
 
   it("is not trusted after prune: an index file that supersedes cached ones means a full load", async () => {
