@@ -7,6 +7,8 @@
  */
 export function jsonBytes(value: unknown): Buffer {
   pos = 0;
+  inherited = false;
+  for (const _ in Object.prototype) inherited = true;
   try {
     writeValue(value);
   } catch {
@@ -19,6 +21,8 @@ export function jsonBytes(value: unknown): Buffer {
 
 let buf = Buffer.allocUnsafe(64 * 1024);
 let pos = 0;
+/** Object.prototype has enumerable members (someone added one): for-in then needs an own-key check. */
+let inherited = false;
 
 /** Thrown for what JSON.stringify must write instead. */
 const UNKNOWN = new Error("not plain JSON");
@@ -32,7 +36,10 @@ function ensure(n: number): void {
 
 function ascii(s: string): void {
   ensure(s.length);
-  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+  const b = buf;
+  let p = pos;
+  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+  pos = p;
 }
 
 function writeValue(v: unknown): void {
@@ -63,10 +70,11 @@ function writeInteger(n: number): void {
   let digits = 1;
   for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
   ensure(digits);
+  const b = buf;
   pos += digits;
   for (let at = pos - 1; digits > 0; digits--, at--) {
     const q = Math.floor(n / 10);
-    buf[at] = 0x30 + (n - q * 10);
+    b[at] = 0x30 + (n - q * 10);
     n = q;
   }
 }
@@ -96,9 +104,10 @@ function writeObject(o: object): void {
   buf[pos++] = 0x7b; // {
   let first = true;
   // for-in visits own keys in JSON.stringify's order (integer keys ascending, then the others
-  // as they were added), plus inherited enumerable ones, skipped here.
+  // as they were added), plus inherited enumerable ones: none when Object.prototype has none
+  // (checked once per call), as the prototype is Object.prototype or null.
   for (const k in o) {
-    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    if (inherited && !Object.prototype.hasOwnProperty.call(o, k)) continue;
     const v = (o as Record<string, unknown>)[k];
     if (v === undefined || typeof v === "function" || typeof v === "symbol") continue;
     if (!first) {
@@ -119,18 +128,17 @@ function writeObject(o: object): void {
 function writeString(s: string): void {
   const n = s.length;
   ensure(n + 2);
-  const start = pos;
-  buf[pos++] = 0x22; // "
+  // Locals: the module's `buf` and `pos` are not kept in registers across the loop.
+  const b = buf;
+  let p = pos;
+  b[p++] = 0x22; // "
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
-      pos = start;
-      writeStringSlow(s);
-      return;
-    }
-    buf[pos++] = c;
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) return writeStringSlow(s);
+    b[p++] = c;
   }
-  buf[pos++] = 0x22;
+  b[p++] = 0x22;
+  pos = p;
 }
 
 /** Not plain ASCII: escapes and lone surrogates as JSON.stringify writes them, the rest as UTF-8. */

@@ -35,6 +35,14 @@ test("jsonBytes writes what JSON.stringify does, byte for byte", () => {
   proto.own = 2;
   same(proto);
   same(Object.assign(Object.create(null) as object, { n: 1 }));
+  // An enumerable member added to Object.prototype is left out, as JSON.stringify leaves it out.
+  const objectProto = Object.prototype as Record<string, unknown>;
+  objectProto.polluted = "x";
+  try {
+    same({ a: 1, nested: { b: [2] } });
+  } finally {
+    delete objectProto.polluted;
+  }
 });
 
 test("what jsonBytes does not write itself is JSON.stringify's", () => {
