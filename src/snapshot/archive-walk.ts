@@ -17,7 +17,7 @@ import { nameKeyOf, type OldDir } from "./old-dir.js";
 import type { ParentTrees } from "./parent-trees.js";
 import type { DirScope, Listing, ScanEntry, Scanner } from "./scanner.js";
 import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
-import { Gather } from "./gather.js";
+import { Gather, type GatherListener } from "./gather.js";
 import { encodeName, encodeTree, type TreeNode } from "./tree.js";
 
 /** A value now, or later. */
@@ -113,9 +113,7 @@ export class ArchiveWalk {
   }
 
   async #saveTree(nodes: TreeNode[]): Promise<string> {
-    // atime is not stored: reading a directory changes it, and unchanged trees must dedupe.
-    for (const n of nodes) if (n.atime !== undefined) delete n.atime;
-    const bytes = encodeTree({ nodes });
+    const bytes = treeBytes(nodes);
     const id = this.pool ? await this.saver.addBlob("tree", bytes) : this.repo.blobId(bytes);
     return id.toString("hex");
   }
@@ -183,19 +181,25 @@ export class ArchiveWalk {
     const first = this.#open(name, path, stat, old, scope);
     const root = first instanceof Promise ? await first : first;
     if (root === undefined) return { value: undefined };
+    // Every directory's node goes to its place in its parent's Gather; the root's to this one.
+    const top = new Gather<TreeNode | undefined>();
+    root.to = top;
+    root.slot = top.later(undefined);
     const stack: DirFrame[] = [root];
     const special = this.#companions.size > 0 || (this.substitutes?.size ?? 0) > 0;
     for (;;) {
       const f = stack[stack.length - 1] as DirFrame;
       const entries = f.listing.entries;
       if (f.next === entries.length) {
-        const value = this.#closeDir(f);
         stack.pop();
-        const parent = stack[stack.length - 1];
-        if (parent === undefined) return { value };
-        if (value instanceof Promise) parent.results.wait(value, undefined);
-        else parent.results.push(value);
-        continue;
+        const nodes = f.results.closeTo(f);
+        if (nodes !== undefined) this.#dirGathered(f, nodes);
+        if (stack.length > 0) continue;
+        const done = top.close();
+        if (!(done instanceof Promise)) return { value: done[0] };
+        const value = done.then((n) => n[0]);
+        value.catch(ignore); // observed by whoever awaits the tree; avoid an early crash
+        return { value };
       }
       const e = entries[f.next++] as ScanEntry;
       let entryPath = e.path;
@@ -216,8 +220,13 @@ export class ArchiveWalk {
       if (stat.isDirectory()) {
         const o = this.#open(e.name, entryPath, stat, child.old, f.listing.scope);
         const sub = o instanceof Promise ? await o : o;
-        if (sub === undefined) f.results.push(undefined);
-        else stack.push(sub);
+        if (sub === undefined) {
+          f.results.push(undefined);
+        } else {
+          sub.to = f.results;
+          sub.slot = f.results.later(undefined);
+          stack.push(sub);
+        }
         continue;
       }
       if (f.siblings && entryPath === e.path && stat.isFile() && f.siblings.has(`${e.name.toString()}-wal`)) {
@@ -253,7 +262,7 @@ export class ArchiveWalk {
       return this.#unreadable(path, err);
     }
     if (sub instanceof Promise) return this.#openLater(name, path, stat, old, listing, sub);
-    return newFrame(name, stat, old, listing, sub);
+    return newFrame(this.#onDir, name, stat, old, listing, sub);
   }
 
   async #openAfterYield(name: Buffer, path: Buffer, stat: EntryStat, old: TreeNode | undefined, scope: DirScope): Promise<DirFrame | undefined> {
@@ -269,7 +278,7 @@ export class ArchiveWalk {
     try {
       const l = await listing;
       const s = sub ?? (old?.type === "dir" && old.subtree ? this.trees.get(old.subtree) : undefined);
-      return newFrame(name, stat, old, l, await s);
+      return newFrame(this.#onDir, name, stat, old, l, await s);
     } catch (err) {
       return this.#unreadable(path, err);
     }
@@ -279,15 +288,6 @@ export class ArchiveWalk {
     this.warn({ code: "UNREADABLE", message: `cannot read directory ${path.toString()}: ${(err as Error).message}`, path: path.toString() });
     this.counts.files_failed++;
     return undefined;
-  }
-
-  /** A walked directory's node, now or once its files are read and its tree saved. */
-  #closeDir(f: DirFrame): Maybe<TreeNode | undefined> {
-    const nodes = f.results.close();
-    if (!(nodes instanceof Promise)) return this.#finishDir(f.name, f.stat, f.old, f.parentSub, f.children, nodes);
-    const value = nodes.then((n) => this.#finishDir(f.name, f.stat, f.old, f.parentSub, f.children, n));
-    value.catch(ignore); // observed by whoever awaits the tree; avoid an early crash
-    return value;
   }
 
   /**
@@ -392,6 +392,9 @@ export class ArchiveWalk {
     return new Promise((resolve, reject) => pool.readInto(path, size, new FileRead(this.#onRead, path, size, undefined, false, { resolve, reject }, 0)));
   }
 
+  /** What a DirFrame's Gather tells it goes here: one object for the walk. */
+  readonly #onDir: DirFrame["h"] = { gathered: (f, nodes) => this.#dirGathered(f, nodes) };
+
   /** What the pool tells a FileRead goes here: one object for the walk, no closure per file. */
   readonly #onRead: ReadHandlers = {
     done: (f, o) => this.#readDone(f, o),
@@ -437,24 +440,44 @@ export class ArchiveWalk {
     return node;
   }
 
-  #finishDir(name: Buffer, stat: EntryStat, old: TreeNode | undefined, parentSub: OldDir | undefined, children: Child[], nodes: (TreeNode | undefined)[]): Maybe<TreeNode> {
+  /**
+   * A walked directory whose entries all have their nodes: its node goes to its place, at
+   * once when its tree is the parent's, else once its tree is saved.
+   */
+  #dirGathered(f: DirFrame, nodes: (TreeNode | undefined)[]): void {
+    const { old, parentSub, children } = f;
     // Every entry as it was, and as many: the directory's tree is the parent's, byte for
     // byte, so it is reused without encoding, hashing or looking it up again.
     if (old?.subtree && parentSub?.size === nodes.length && nodes.every((n, i) => n !== undefined && n === children[i]?.old)) {
       this.counts.dirs_unmodified++;
-      return this.#sameDir(name, stat, old, old.subtree);
+      return f.to.set(f.slot, this.#sameDir(f.name, f.stat, old, old.subtree));
     }
     const fresh: TreeNode[] = [];
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i];
       if (n !== undefined) fresh.push(this.#fresh(n, children[i]));
     }
-    return this.#saveTree(fresh).then((subtree) => {
-      if (!old) this.counts.dirs_new++;
-      else if (old.subtree === subtree) this.counts.dirs_unmodified++;
-      else this.counts.dirs_changed++;
-      return this.#sameDir(name, stat, old, subtree);
-    });
+    const bytes = treeBytes(fresh);
+    if (!this.pool) return this.#dirSaved(f, this.repo.blobId(bytes));
+    this.saver.addBlob("tree", bytes).then(
+      (id) => {
+        try {
+          this.#dirSaved(f, id);
+        } catch (err) {
+          f.to.fail(err);
+        }
+      },
+      (err: unknown) => f.to.fail(err),
+    );
+  }
+
+  #dirSaved(f: DirFrame, id: Buffer): void {
+    const subtree = id.toString("hex");
+    const old = f.old;
+    if (!old) this.counts.dirs_new++;
+    else if (old.subtree === subtree) this.counts.dirs_unmodified++;
+    else this.counts.dirs_changed++;
+    f.to.set(f.slot, this.#sameDir(f.name, f.stat, old, subtree));
   }
 
   /** A directory's node: the parent's when it would encode the same. */
@@ -525,7 +548,12 @@ class FileRead implements FileWaiter {
   ) {}
 
   resolve(o: FileOutcome): void {
-    this.h.done(this, o);
+    // Called from the pool's message handler: a failure here belongs to the walk.
+    try {
+      this.h.done(this, o);
+    } catch (err) {
+      this.reject(err);
+    }
   }
 
   reject(err: unknown): void {
@@ -534,22 +562,49 @@ class FileRead implements FileWaiter {
 }
 
 /** A directory being walked: its listing, the next entry to walk, and what its entries gave. */
-interface DirFrame {
-  name: Buffer;
-  stat: EntryStat;
-  old: TreeNode | undefined;
-  listing: Listing;
-  parentSub: OldDir | undefined;
-  /** Names of the directory's entries when one may be a live SQLite database's WAL. */
-  siblings: Set<string> | undefined;
-  next: number;
-  children: Child[];
-  results: Gather<TreeNode | undefined>;
+class DirFrame implements GatherListener<TreeNode | undefined> {
+  next = 0;
+  readonly children: Child[] = [];
+  readonly results = new Gather<TreeNode | undefined>();
+  /** Where the directory's node goes: place `slot` of its parent's Gather (set when pushed). */
+  to = NOWHERE;
+  slot = 0;
+
+  constructor(
+    readonly h: { gathered(f: DirFrame, nodes: (TreeNode | undefined)[]): void },
+    readonly name: Buffer,
+    readonly stat: EntryStat,
+    readonly old: TreeNode | undefined,
+    readonly listing: Listing,
+    readonly parentSub: OldDir | undefined,
+    /** Names of the directory's entries when one may be a live SQLite database's WAL. */
+    readonly siblings: Set<string> | undefined,
+  ) {}
+
+  gathered(nodes: (TreeNode | undefined)[]): void {
+    try {
+      this.h.gathered(this, nodes);
+    } catch (err) {
+      this.to.fail(err);
+    }
+  }
+
+  failed(err: unknown): void {
+    this.to.fail(err);
+  }
 }
 
-function newFrame(name: Buffer, stat: EntryStat, old: TreeNode | undefined, listing: Listing, parentSub: OldDir | undefined): DirFrame {
+const NOWHERE = new Gather<TreeNode | undefined>();
+
+/** A tree's bytes; atime is not stored (reading a directory changes it, and unchanged trees must dedupe). */
+function treeBytes(nodes: TreeNode[]): Buffer {
+  for (const n of nodes) if (n.atime !== undefined) delete n.atime;
+  return encodeTree({ nodes });
+}
+
+function newFrame(h: DirFrame["h"], name: Buffer, stat: EntryStat, old: TreeNode | undefined, listing: Listing, parentSub: OldDir | undefined): DirFrame {
   const siblings = hasWalFile(listing.entries) ? new Set(listing.entries.map((e) => e.name.toString())) : undefined;
-  return { name, stat, old, listing, parentSub, siblings, next: 0, children: [], results: new Gather() };
+  return new DirFrame(h, name, stat, old, listing, parentSub, siblings);
 }
 
 /** Marks a promise's rejection as seen (whoever awaits the promise still gets it). */

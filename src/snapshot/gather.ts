@@ -1,8 +1,14 @@
+/** Told when a Gather closed with `closeTo` has all its values, or has failed. */
+export interface GatherListener<T> {
+  gathered(values: T[]): void;
+  failed(err: unknown): void;
+}
+
 /**
  * Values in order, some known now and some later: what Promise.all does for a directory's
  * entries, without a promise and a closure per entry (a backup's walk gathers every entry of
- * every directory). Whoever produces a later value calls `set` or `fail`; `close` after the
- * last `push` or `later` gives the values, now or once the last is set.
+ * every directory). Whoever produces a later value calls `set` or `fail`; `close` (or
+ * `closeTo`) after the last `push` or `later` gives the values, now or once the last is set.
  */
 export class Gather<T> {
   readonly values: T[] = [];
@@ -10,8 +16,7 @@ export class Gather<T> {
   #closed = false;
   #failed = false;
   #error: unknown;
-  #resolve: ((values: T[]) => void) | undefined;
-  #reject: ((err: unknown) => void) | undefined;
+  #listener: GatherListener<T> | undefined;
 
   push(value: T): void {
     this.values.push(value);
@@ -25,7 +30,7 @@ export class Gather<T> {
 
   set(i: number, value: T): void {
     this.values[i] = value;
-    if (--this.#pending === 0 && this.#resolve && !this.#failed) this.#resolve(this.values);
+    if (--this.#pending === 0 && this.#listener && !this.#failed) this.#listener.gathered(this.values);
   }
 
   /** The first failure rejects the gathered values; later ones are dropped, as by Promise.all. */
@@ -33,19 +38,37 @@ export class Gather<T> {
     if (this.#failed) return;
     this.#failed = true;
     this.#error = err;
-    this.#reject?.(err);
+    this.#listener?.failed(err);
   }
 
-  /** Settles the gathered values once set, or at once: no more values are added. */
+  /** The gathered values now, or a promise of them: no more values are added. */
   close(): T[] | Promise<T[]> {
-    if (this.#closed) throw new Error("Gather closed twice");
-    this.#closed = true;
+    this.#close();
     if (this.#failed) return Promise.reject(this.#error);
     if (this.#pending === 0) return this.values;
     return new Promise<T[]>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
+      this.#listener = { gathered: resolve, failed: reject };
     });
+  }
+
+  /**
+   * The gathered values now, or undefined: `listener` is told once they are all set (or the
+   * first failure, at once if there was one already). No more values are added.
+   */
+  closeTo(listener: GatherListener<T>): T[] | undefined {
+    this.#close();
+    if (this.#failed) {
+      listener.failed(this.#error);
+      return undefined;
+    }
+    if (this.#pending === 0) return this.values;
+    this.#listener = listener;
+    return undefined;
+  }
+
+  #close(): void {
+    if (this.#closed) throw new Error("Gather closed twice");
+    this.#closed = true;
   }
 
   /** `fail` as a function, one per Gather (for `then`). */
@@ -53,10 +76,4 @@ export class Gather<T> {
     return (this.#onError ??= (err: unknown) => this.fail(err));
   }
   #onError: ((err: unknown) => void) | undefined;
-
-  /** Gathers a promised value at the next place. */
-  wait(p: Promise<T>, placeholder: T): void {
-    const i = this.later(placeholder);
-    p.then((v) => this.set(i, v), this.onError);
-  }
 }
