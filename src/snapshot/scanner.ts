@@ -235,7 +235,8 @@ export class Scanner {
   /** A directory's names sorted by their bytes, with their lstat results when the fs lists them. */
   private listSync(dir: Buffer, sync: NonNullable<ScanFs["sync"]>): { names: Buffer[]; listed: ListedEntry[] | undefined } {
     try {
-      const listed = sync.list?.(dir)?.sort((a, b) => Buffer.compare(a.name, b.name));
+      const listed = sync.list?.(dir);
+      if (listed) sortByName(listed);
       return listed ? { names: listed.map((e) => e.name), listed } : { names: sync.readdir(dir).sort(Buffer.compare), listed: undefined };
     } catch (err) {
       throw ioError(err, `reading the directory ${show(dir)}`);
@@ -414,6 +415,20 @@ function normalizeRoot(root: Buffer): Buffer {
   let s = posix.normalize(root.toString("latin1")); // latin1 maps bytes 1:1
   if (s.length > 1 && s.endsWith("/")) s = s.slice(0, -1);
   return Buffer.from(s, "latin1");
+}
+
+/** Sorts entries by the bytes of their names: small listings (most) by insertion, without the workspace Array#sort allocates. */
+function sortByName(entries: ListedEntry[]): void {
+  if (entries.length > 16) {
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
+    return;
+  }
+  for (let i = 1; i < entries.length; i++) {
+    const e = entries[i] as ListedEntry;
+    let j = i - 1;
+    for (; j >= 0 && Buffer.compare((entries[j] as ListedEntry).name, e.name) > 0; j--) entries[j + 1] = entries[j] as ListedEntry;
+    entries[j + 1] = e;
+  }
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {
