@@ -10,6 +10,12 @@ export interface Crypter {
   /** Bytes added by `seal`. */
   readonly overhead: number;
   seal(plain: Uint8Array): Buffer;
+  /**
+   * Seals `plain` as `seal` does, handing the sealed bytes to `sink` in order and in parts
+   * (valid only during the call), without building them in one buffer: for writers that
+   * stream them out. Returns their length (`plain.length + overhead`).
+   */
+  sealTo(plain: Uint8Array, sink: (part: Uint8Array) => void): number;
   /** Opens sealed bytes; throws CofferError CORRUPT (naming `what`) when authentication fails. */
   open(sealed: Uint8Array, what: string): Buffer;
   /**
@@ -42,6 +48,16 @@ export class AesGcmCrypter implements Crypter {
     c.final();
     c.getAuthTag().copy(out, NONCE + n);
     return out;
+  }
+
+  sealTo(plain: Uint8Array, sink: (part: Uint8Array) => void): number {
+    const nonce = this.#nonce();
+    const c = createCipheriv("aes-256-gcm", this.#key, nonce);
+    sink(nonce);
+    sink(c.update(plain));
+    c.final();
+    sink(c.getAuthTag());
+    return NONCE + plain.length + TAG;
   }
 
   /** Random nonces drawn from a pool: one call to the random source per 4096 of them. */
@@ -95,6 +111,10 @@ export class NoneCrypter implements Crypter {
   readonly overhead = 0;
   seal(plain: Uint8Array): Buffer {
     return Buffer.from(plain);
+  }
+  sealTo(plain: Uint8Array, sink: (part: Uint8Array) => void): number {
+    sink(plain);
+    return plain.length;
   }
   open(sealed: Uint8Array): Buffer {
     return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);

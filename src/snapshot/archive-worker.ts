@@ -285,7 +285,6 @@ function compressBlob(data: Buffer): Buffer | undefined {
 
 async function addToPack(p: Pending): Promise<void> {
   const c = compressBlob(p.data);
-  const stored = crypter.seal(c ?? p.data);
   if (init.localRoot) {
     if (aborted) throw new Error("aborted");
     if (!stream) {
@@ -293,7 +292,7 @@ async function addToPack(p: Pending): Promise<void> {
       stream = { file, pack: new PackStreamWriter((b) => file.write(b)) };
     }
     try {
-      stream.pack.add("data", p.id, stored, p.data.length, c !== undefined);
+      stream.pack.addSealed("data", p.id, c ?? p.data, crypter, p.data.length, c !== undefined);
     } catch (err) {
       // The writer removed its temp file; never write to it again.
       stream.file.abort();
@@ -303,7 +302,7 @@ async function addToPack(p: Pending): Promise<void> {
     if (stream.pack.size >= init.packSize) await finishPack();
     return;
   }
-  pack.add("data", p.id, stored, p.data.length, c !== undefined);
+  pack.add("data", p.id, crypter.seal(c ?? p.data), p.data.length, c !== undefined);
   if (pack.size >= init.packSize) await finishPack();
 }
 
