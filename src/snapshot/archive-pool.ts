@@ -266,10 +266,14 @@ export class ArchivePool {
     if (this.#failed) throw this.#failed;
   }
 
-  /** Stops the workers; a worker in the middle of a pack removes its temp file first. */
+  /**
+   * Stops the workers; a worker in the middle of a pack removes its temp file first. Safe to
+   * call again (the second call does nothing).
+   */
   async close(): Promise<void> {
+    const workers = this.#workers.splice(0);
     await Promise.all(
-      this.#workers.map(async (st) => {
+      workers.map(async (st) => {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 5000);
           st.aborted = () => {

@@ -115,7 +115,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         if (signal?.aborted) throw stopError(signal, "The backup was interrupted; no snapshot was saved.");
       };
       interrupted();
-      if (pool) await pool.flush();
+      if (pool) {
+        await pool.flush();
+        // Every pack of the workers is saved: their isolates and buffers (tens of MB) go
+        // before the last tree pack, the last index file and the index cache are built.
+        await pool.close();
+      }
       // Writing the last index file builds it whole: start from a collected heap.
       collectGarbage();
       if (!opts.dryRun) {
