@@ -9,10 +9,11 @@ const DEFAULT_MAX_AGE_DAYS = 30;
 
 export const cacheCommand = defineCommand<{ cleanup?: boolean; maxAge: number; dryRun?: boolean }>({
   name: "cache",
-  summary: "list the local caches of remote repositories, and remove old ones",
+  summary: "list the local caches of repositories, and remove old ones",
   description:
     "Remote repositories (s3:, sftp:, rest:, rclone:) are read through a local cache of their index files, snapshots and tree packs, " +
-    "one directory per repository under --cache-dir (default $XDG_CACHE_HOME/coffer, i.e. ~/.cache/coffer). This lists them with " +
+    "and every repository, local ones too, keeps its index there as last loaded (the index cache, so that a command need not read " +
+    "every index file again): one directory per repository under --cache-dir (default $XDG_CACHE_HOME/coffer, i.e. ~/.cache/coffer). This lists them with " +
     "their size and when they were last used. With --cleanup, caches not used for --max-age days (default 30) are deleted: a " +
     "cache holds only copies, so deleting one is always safe, and it is filled again when the repository is used.",
   examples: [
