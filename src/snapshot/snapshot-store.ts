@@ -17,7 +17,7 @@ export interface SnapshotFilter {
 export async function listSnapshots(repo: Repository, filter: SnapshotFilter = {}): Promise<SnapshotWithId[]> {
   return currentSnapshots(await loadAllSnapshots(repo))
     .current.filter((s) => matches(s, filter))
-    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id));
+    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** Every snapshot file, stale copies left by an interrupted metadata rewrite included (prune marks them all). */
