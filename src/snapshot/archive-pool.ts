@@ -111,15 +111,10 @@ export class ArchivePool {
     if (this.#failed) throw this.#failed;
   }
 
-  /** Reads, chunks and stores one file; resolves with its blob ids. Call `admit` first. */
-  read(path: Buffer, size: number): Promise<FileOutcome> {
-    if (this.#failed) return Promise.reject(this.#failed);
-    return new Promise<FileOutcome>((resolve, reject) => this.readInto(path, size, { resolve, reject }));
-  }
-
   /**
-   * `read`, telling `to` instead of settling a promise (the walk passes an object it has
-   * anyway: no promise and closures per file). A pool that has failed rejects at once.
+   * Reads, chunks and stores one file, then tells `to` its blob ids (an object the walk has
+   * anyway: no promise and closures per file). Call `admit` first. A pool that has failed
+   * rejects at once.
    */
   readInto(path: Buffer, size: number, to: FileWaiter): void {
     if (this.#failed) return to.reject(this.#failed);
