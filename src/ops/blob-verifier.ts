@@ -1,13 +1,13 @@
-import { createHmac } from "node:crypto";
 import zbinding from "zstd-napi/binding.js";
 import { CofferError } from "../core/errors.js";
 import type { Crypter } from "../crypto/aead.js";
-import { type BlobEntry, blobId, decodeBlob } from "../repository/blob.js";
+import { type BlobEntry, decodeBlob } from "../repository/blob.js";
+import { blobId, idHasher, type IdKey } from "../repository/blob-id.js";
 
 /**
  * Verifies data blobs as `decodeBlob` does (AES-GCM, zstd, then the length and the keyed
- * HMAC id of the plaintext, with the same messages) without allocating anything the size of a
- * blob: the ciphertext is opened a small piece at a time, straight into the HMAC (stored raw)
+ * hash id of the plaintext, with the same messages) without allocating anything the size of a
+ * blob: the ciphertext is opened a small piece at a time, straight into the id hash (stored raw)
  * or into a reused buffer that is decompressed into another reused buffer. What a blob leaves
  * behind is small pieces, so a worker's memory does not grow with blob sizes. The two buffers
  * are allocated once, for the largest blob the chunker makes, and never replaced (replacing
@@ -21,7 +21,7 @@ export class BlobVerifier {
 
   constructor(
     private readonly crypter: Crypter,
-    private readonly idKey: Uint8Array,
+    private readonly idKey: IdKey,
     maxPlain: number,
     private readonly piece = 64 * 1024,
   ) {
@@ -36,15 +36,15 @@ export class BlobVerifier {
       return;
     }
     const what = `${e.type} blob ${e.id.toString("hex").slice(0, 8)} in ${where}`;
-    const hmac = e.compressed ? undefined : createHmac("sha256", this.idKey);
+    const hasher = e.compressed ? undefined : idHasher(this.idKey);
     let n = 0;
     this.crypter.openPieces(stored, what, this.piece, (p) => {
-      if (hmac) hmac.update(p);
+      if (hasher) hasher.update(p);
       else p.copy(this.#opened, n);
       n += p.length;
     });
     let id: Buffer;
-    if (hmac) id = hmac.digest();
+    if (hasher) id = hasher.digest();
     else {
       const opened = this.#opened.subarray(0, n);
       try {

@@ -1,6 +1,7 @@
 import type { ErrorCode } from "../core/errors.js";
 import type { SummaryBatch } from "./tree-summary.js";
 import type { PackVerdict } from "./verify-pack.js";
+import type { IdKey } from "../repository/blob-id.js";
 
 /**
  * Messages between `check` (main thread) and its workers. A worker verifies whole packs
@@ -10,7 +11,7 @@ import type { PackVerdict } from "./verify-pack.js";
 export interface CheckWorkerInit {
   /** The master key; null in mode `none`. */
   key: Uint8Array | null;
-  idKey: Uint8Array;
+  idKey: IdKey;
   /** The largest plaintext a data blob can have (the chunker's maximum). */
   maxBlob: number;
 }

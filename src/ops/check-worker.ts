@@ -11,6 +11,7 @@ import { BlobVerifier } from "./blob-verifier.js";
 import type { CheckWorkerInit, FromCheckWorker, ReadIndex, SummarizeTrees, ToCheckWorker, VerifyPack } from "./check-protocol.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
 import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js";
+import { idKeyOf } from "../repository/blob-id.js";
 
 /**
  * A `check` worker: all the CPU-heavy work of verifying packs (SHA-256 of every byte, the
@@ -36,7 +37,7 @@ const gc = vm.runInNewContext("gc") as (o?: { type: "minor" | "major" }) => void
 let sinceCollect = 0;
 let treesSinceCollect = 0;
 const crypter = crypterFromKey(init.key);
-const idKey = Buffer.from(init.idKey);
+const idKey = idKeyOf(init.idKey);
 const window = new ReadWindow(PIECE + init.maxBlob + crypter.overhead);
 const opts: VerifyOptions = {
   crypter,

@@ -2,6 +2,7 @@ import { CofferError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Warning } from "../core/warning.js";
 import type { BlobType } from "../repository/blob.js";
+import { idHashOf } from "../repository/config.js";
 import { Lock, stopError, withLockSignal } from "../repository/lock.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { PackSaver } from "../repository/pack-saver.js";
@@ -79,7 +80,7 @@ export async function copy(from: Repository, to: Repository, opts: CopyOptions =
 export function checkSameParams(from: Repository, to: Repository): void {
   const a = from.config;
   const b = to.config;
-  const same = a.id_key === b.id_key && a.chunker.seed === b.chunker.seed && a.chunker.min === b.chunker.min && a.chunker.avg === b.chunker.avg && a.chunker.max === b.chunker.max;
+  const same = a.id_key === b.id_key && idHashOf(a) === idHashOf(b) && a.chunker.seed === b.chunker.seed && a.chunker.min === b.chunker.min && a.chunker.avg === b.chunker.avg && a.chunker.max === b.chunker.max;
   if (!same) {
     throw new CofferError(
       "USAGE",

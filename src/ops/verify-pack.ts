@@ -7,6 +7,7 @@ import type { BlobVerifier } from "./blob-verifier.js";
 import type { PackBytes } from "./pack-bytes.js";
 import { describeDiff, diffEntries, sealedHeaderLength } from "./pack-header.js";
 import { type SummaryBatch, SummaryBatchBuilder, summarizeTree } from "./tree-summary.js";
+import type { IdKey } from "../repository/blob-id.js";
 
 /**
  * Verifying one pack in a single pass (`check --read-data`, in a worker): its header is read
@@ -27,7 +28,7 @@ export interface PackVerdict {
 
 export interface VerifyOptions {
   crypter: Crypter;
-  idKey: Uint8Array;
+  idKey: IdKey;
   /** Verifies data blobs (trees are decoded whole, to be summarised). */
   blobs: BlobVerifier;
   /** Summarise the trees that verify. */

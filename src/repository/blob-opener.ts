@@ -1,7 +1,8 @@
 import zbinding from "zstd-napi/binding.js";
 import { CofferError } from "../core/errors.js";
 import type { Crypter } from "../crypto/aead.js";
-import { type BlobEntry, blobId, decodeBlob } from "./blob.js";
+import { type BlobEntry, decodeBlob } from "./blob.js";
+import { blobId, type IdKey } from "./blob-id.js";
 
 /**
  * Opens data blobs as `decodeBlob` does (AES-GCM, zstd, then the length and the keyed HMAC id
@@ -20,7 +21,7 @@ export class BlobOpener {
 
   constructor(
     private readonly crypter: Crypter,
-    private readonly idKey: Uint8Array,
+    private readonly idKey: IdKey,
     maxPlain: number,
     private readonly piece = 64 * 1024,
   ) {

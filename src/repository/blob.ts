@@ -1,6 +1,6 @@
-import { createHmac } from "node:crypto";
 import { CofferError } from "../core/errors.js";
 import type { Crypter } from "../crypto/aead.js";
+import { blobId, type IdKey } from "./blob-id.js";
 import { compressIfSmaller, decompress } from "./compression.js";
 
 /** The two kinds of blob a pack holds. */
@@ -18,10 +18,6 @@ export interface BlobEntry {
   compressed: boolean;
 }
 
-/** HMAC-SHA256(idKey, plaintext): stable within one repository, meaningless without the key. */
-export function blobId(idKey: Uint8Array, plain: Uint8Array): Buffer {
-  return createHmac("sha256", idKey).update(plain).digest();
-}
 
 export interface EncodedBlob {
   stored: Buffer;
@@ -36,7 +32,7 @@ export function encodeBlob(plain: Uint8Array, crypter: Crypter, level: number): 
 }
 
 /** Open, decompress and verify one blob against its id. */
-export function decodeBlob(stored: Uint8Array, e: Pick<BlobEntry, "id" | "compressed" | "rawLength" | "type">, crypter: Crypter, idKey: Uint8Array, where: string): Buffer {
+export function decodeBlob(stored: Uint8Array, e: Pick<BlobEntry, "id" | "compressed" | "rawLength" | "type">, crypter: Crypter, idKey: IdKey, where: string): Buffer {
   const what = `${e.type} blob ${e.id.toString("hex").slice(0, 8)} in ${where}`;
   const opened = crypter.open(stored, what);
   let plain: Buffer;

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { CofferError } from "../core/errors.js";
+import { defaultIdHash, ID_HASHES, type IdHash } from "./blob-id.js";
 
 /**
  * The repository config (`config`): parameters fixed at init. Stored sealed with the master
- * key when encrypted; plain JSON in mode `none`. `id_key` keys the HMAC that names blobs;
- * repositories that share it and the chunker seed deduplicate against each other.
+ * key when encrypted; plain JSON in mode `none`. `id_key` keys the hash that names blobs
+ * (`id_hash`); repositories that share both and the chunker parameters deduplicate against
+ * each other.
  */
 export interface RepoConfig {
   version: 1;
@@ -14,6 +16,8 @@ export interface RepoConfig {
   chunker: { min: number; avg: number; max: number; seed: string };
   /** base64, 32 bytes. */
   id_key: string;
+  /** The keyed hash that names blobs; absent (repositories made before it) means `hmac-sha256`. */
+  id_hash?: IdHash;
   pack_size: number;
 }
 
@@ -29,8 +33,14 @@ export function newConfig(opts: { encryption: RepoConfig["encryption"]; packSize
     compression: { algorithm: "zstd", level: 3 },
     chunker: from ? { ...from.chunker } : { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024, seed: randomBytes(8).toString("hex") },
     id_key: from ? from.id_key : randomBytes(32).toString("base64"),
+    id_hash: from ? idHashOf(from) : defaultIdHash(),
     pack_size: opts.packSize ?? from?.pack_size ?? DEFAULT_PACK_SIZE,
   };
+}
+
+/** The config's blob id hash, with the default of repositories that predate the field. */
+export function idHashOf(c: Pick<RepoConfig, "id_hash">): IdHash {
+  return c.id_hash ?? "hmac-sha256";
 }
 
 export function parseConfig(plain: Uint8Array): RepoConfig {
@@ -45,6 +55,9 @@ export function parseConfig(plain: Uint8Array): RepoConfig {
   }
   if (c.version !== FORMAT_VERSION) {
     throw new CofferError("UNSUPPORTED", `The repository has format version ${c.version}; this coffer reads version ${FORMAT_VERSION}. Upgrade coffer.`);
+  }
+  if (c.id_hash !== undefined && !ID_HASHES.includes(c.id_hash)) {
+    throw new CofferError("UNSUPPORTED", `The repository names its blobs with ${JSON.stringify(c.id_hash)}, which this coffer does not know (it knows ${ID_HASHES.join(", ")}). Upgrade coffer.`);
   }
   const k = c.chunker;
   const pow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;

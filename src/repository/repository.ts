@@ -5,8 +5,9 @@ import { CofferError } from "../core/errors.js";
 import { AesGcmCrypter, type Crypter, NoneCrypter } from "../crypto/aead.js";
 import { DEFAULT_KDF, type KdfParams } from "../crypto/kdf.js";
 import { createKeyFile, newMasterKey, openKeyFile, parseKeyFile } from "../crypto/keyfile.js";
-import { type BlobType, blobId, decodeBlob, encodeBlob, type EncodedBlob } from "./blob.js";
-import { newConfig, parseConfig, type RepoConfig } from "./config.js";
+import { type BlobType, decodeBlob, encodeBlob, type EncodedBlob } from "./blob.js";
+import { blobId, type IdKey } from "./blob-id.js";
+import { idHashOf, newConfig, parseConfig, type RepoConfig } from "./config.js";
 import { decodeJsonFile, encodeJsonFile } from "./file-codec.js";
 import { IndexCache } from "./index-cache.js";
 import { readIndexFile } from "./index-file.js";
@@ -42,11 +43,11 @@ export interface OpenOptions {
 /**
  * An open repository: its config, its key, and verified access to its files and blobs.
  * Everything read is checked (file names are SHA-256 of their bytes, blobs are checked
- * against their HMAC id) before it is returned.
+ * against their keyed-hash id) before it is returned.
  */
 export class Repository {
   readonly index = new MasterIndex();
-  readonly idKey: Buffer;
+  readonly idKey: IdKey;
   readonly clock: Clock;
   readonly #masterKey: Buffer | null;
   #treePacks = new Map<string, Promise<Buffer>>();
@@ -65,7 +66,7 @@ export class Repository {
     masterKey: Buffer | null,
     clock: Clock,
   ) {
-    this.idKey = Buffer.from(config.id_key, "base64");
+    this.idKey = { hash: idHashOf(config), key: Buffer.from(config.id_key, "base64") };
     this.#masterKey = masterKey;
     this.clock = clock;
   }

@@ -1,3 +1,5 @@
+import type { IdKey } from "../repository/blob-id.js";
+
 /**
  * Messages between the archiver (main thread) and its worker threads. A job is a batch of
  * files; for each segment of chunks (≤ ~16 MiB) the worker asks which blob ids are new, packs
@@ -5,7 +7,7 @@
  */
 export interface WorkerInit {
   key: Uint8Array | null;
-  idKey: Uint8Array;
+  idKey: IdKey;
   chunker: { min: number; avg: number; max: number; seed: string };
   level: number;
   packSize: number;

@@ -5,10 +5,11 @@ import { FastCdc } from "../chunker/fastcdc.js";
 import { isCofferError } from "../core/errors.js";
 import { collectGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
-import { blobId } from "../repository/blob.js";
+import { blobId } from "../repository/blob-id.js";
 import { compressInto } from "../repository/compress-into.js";
 import { encodeHeader, PackBuilder, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
+import { idKeyOf } from "../repository/blob-id.js";
 
 /**
  * A backup worker: reads files, cuts them into chunks, hashes them, and compresses, seals
@@ -17,7 +18,7 @@ import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./a
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const crypter = crypterFromKey(init.key);
-const idKey = Buffer.from(init.idKey);
+const idKey = idKeyOf(init.idKey);
 const cdc = new FastCdc({ ...init.chunker, seed: BigInt(`0x${init.chunker.seed}`) });
 const pack = new PackBuilder();
 /** Local repositories: the pack being written straight to its file (see LocalFileWriter). */

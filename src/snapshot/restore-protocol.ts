@@ -5,10 +5,11 @@
  * it opens, checks and writes. Binary fields are typed arrays (cheap to clone).
  */
 import type { FdMeta } from "./native.js";
+import type { IdKey } from "../repository/blob-id.js";
 
 export interface RestoreWorkerInit {
   key: Uint8Array | null;
-  idKey: Uint8Array;
+  idKey: IdKey;
   /** The largest blob the chunker makes (the workers' buffers are sized for it). */
   maxBlob: number;
 }

@@ -2,11 +2,12 @@ import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs
 import { parentPort, workerData } from "node:worker_threads";
 import { collectGarbageIfGrown, collectYoungGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
-import { blobId } from "../repository/blob.js";
+import { blobId } from "../repository/blob-id.js";
 import { BlobOpener } from "../repository/blob-opener.js";
 import { applyFdMeta, loadNative } from "./native.js";
 import { BLOB_FIELDS, MAX_RANGE, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
 import { createFileNoFollow, openForReadNoFollow, openForWriteNoFollow } from "./safe-path.js";
+import { idKeyOf } from "../repository/blob-id.js";
 
 /**
  * A restore worker: reads a pack range (from a local repository, into one reusable buffer) or
@@ -19,7 +20,7 @@ import { createFileNoFollow, openForReadNoFollow, openForWriteNoFollow } from ".
 const init = workerData as RestoreWorkerInit;
 const port = parentPort!;
 const crypter = crypterFromKey(init.key);
-const idKey = Buffer.from(init.idKey);
+const idKey = idKeyOf(init.idKey);
 const native = loadNative();
 const MAX_OPEN = 64;
 /** File number → path, and the open fds (in least-recently-used order). */

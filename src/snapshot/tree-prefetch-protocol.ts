@@ -1,4 +1,5 @@
 import type { TreeLocations } from "../repository/master-index.js";
+import type { IdKey } from "../repository/blob-id.js";
 
 /**
  * Messages of the tree prefetcher (tree-prefetch.ts ↔ tree-prefetch-worker.ts). The worker
@@ -7,7 +8,7 @@ import type { TreeLocations } from "../repository/master-index.js";
  */
 export interface PrefetchInit {
   key: Uint8Array | null;
-  idKey: Uint8Array;
+  idKey: IdKey;
   /** The parent snapshot's root tree (hex). */
   root: string;
   /**

@@ -5,6 +5,7 @@ import { handlePath } from "../backend/backend.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { decodeBlob } from "../repository/blob.js";
 import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type PrefetchInit, RESUME_AHEAD, STOP, WAITING } from "./tree-prefetch-protocol.js";
+import { idKeyOf } from "../repository/blob-id.js";
 
 /**
  * Reads the parent snapshot's trees ahead of a backup's walk (see tree-prefetch.ts): depth
@@ -18,7 +19,7 @@ const port = parentPort!;
 // The work comes in the first message: the worker may be started before it is known.
 const init = await new Promise<PrefetchInit>((resolve) => port.once("message", resolve));
 const crypter = crypterFromKey(init.key);
-const idKey = Buffer.from(init.idKey);
+const idKey = idKeyOf(init.idKey);
 const control = new Int32Array(init.control);
 const locs = init.trees;
 

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { AesGcmCrypter, type Crypter, NoneCrypter } from "../../src/crypto/aead.js";
-import { type BlobEntry, blobId, decodeBlob, encodeBlob } from "../../src/repository/blob.js";
+import { type BlobEntry, decodeBlob, encodeBlob } from "../../src/repository/blob.js";
+import { blobId, type IdKey } from "../../src/repository/blob-id.js";
 import { PackBuilder } from "../../src/repository/pack.js";
 import { BlobVerifier } from "../../src/ops/blob-verifier.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "../../src/ops/pack-bytes.js";
@@ -19,7 +20,7 @@ import type { Tree } from "../../src/snapshot/tree.js";
  * kind of damage; streamed blob verification agrees with `decodeBlob`; tree summaries survive
  * their trip through a batch.
  */
-const idKey = randomBytes(32);
+const idKey: IdKey = { hash: "blake3", key: randomBytes(32) };
 const dir = mkdtempSync(join(tmpdir(), "coffer-verify-pack-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { AesGcmCrypter, NoneCrypter } from "../../src/crypto/aead.js";
-import { blobId, decodeBlob, encodeBlob } from "../../src/repository/blob.js";
+import { decodeBlob, encodeBlob } from "../../src/repository/blob.js";
+import { blobId, type IdKey } from "../../src/repository/blob-id.js";
 import { BlobOpener } from "../../src/repository/blob-opener.js";
 
 /**
  * BlobOpener (the restore workers' decoder, reusing its buffers) gives what decodeBlob gives:
  * the same plaintext for a sound blob, compressed or not, and the same error for a damaged one.
  */
-const idKey = randomBytes(32);
+const idKey: IdKey = { hash: "blake3", key: randomBytes(32) };
 
 function text(n: number): Buffer {
   return Buffer.from("the quick brown fox jumps over the lazy dog\n".repeat(Math.ceil(n / 44))).subarray(0, n);

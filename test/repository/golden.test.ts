@@ -7,7 +7,8 @@ import { isCofferError } from "../../src/core/errors.js";
 import { AesGcmCrypter, NoneCrypter } from "../../src/crypto/aead.js";
 import { TEST_KDF } from "../../src/crypto/kdf.js";
 import { createKeyFile, newMasterKey, openKeyFile, parseKeyFile } from "../../src/crypto/keyfile.js";
-import { blobId, decodeBlob, encodeBlob, type BlobEntry } from "../../src/repository/blob.js";
+import { decodeBlob, encodeBlob, type BlobEntry } from "../../src/repository/blob.js";
+import { blobId, idHasher, type IdKey } from "../../src/repository/blob-id.js";
 import { RAW_THRESHOLD } from "../../src/repository/compression.js";
 import { newConfig, parseConfig } from "../../src/repository/config.js";
 import { decodeJsonFile, encodeJsonFile } from "../../src/repository/file-codec.js";
@@ -103,12 +104,35 @@ describe("packs", () => {
 });
 
 describe("blob ids and blob encoding", () => {
-  it("blobId is HMAC-SHA256(id key, plaintext)", () => {
+  it("blobId with hmac-sha256 is HMAC-SHA256(id key, plaintext)", () => {
     // RFC 4231, test case 2.
-    assert.equal(blobId(Buffer.from("Jefe"), Buffer.from("what do ya want for nothing?")).toString("hex"), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert.equal(blobId({ hash: "hmac-sha256", key: Buffer.from("Jefe") }, Buffer.from("what do ya want for nothing?")).toString("hex"), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     const key = randomBytes(32);
     const data = randomBytes(1000);
-    assert.deepEqual(blobId(key, data), createHmac("sha256", key).update(data).digest());
+    assert.deepEqual(blobId({ hash: "hmac-sha256", key }, data), createHmac("sha256", key).update(data).digest());
+  });
+
+  it("blobId with blake3 is keyed BLAKE3 (the reference test vectors)", () => {
+    // BLAKE3's test_vectors.json: key "whats the Elvish word for friend", input i % 251.
+    const key = Buffer.from("whats the Elvish word for friend");
+    const input = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
+    assert.equal(blobId({ hash: "blake3", key }, input(0)).toString("hex"), "92b2b75604ed3c761f9d6f62392c8a9227ad0ea3f09573e783f1498a4ed60d26");
+    assert.equal(blobId({ hash: "blake3", key }, input(1)).toString("hex"), "6d7878dfff2f485635d39013278ae14f1454b8c0a3a2d34bc1ab38228a80c95b");
+    assert.equal(blobId({ hash: "blake3", key }, input(1024)).toString("hex"), "75c46f6f3d9eb4f55ecaaee480db732e6c2105546f1e675003687c31719c7ba4");
+  });
+
+  it("idHasher gives blobId's id however the plaintext is split, for both hashes", () => {
+    for (const hash of ["hmac-sha256", "blake3"] as const) {
+      const k: IdKey = { hash, key: randomBytes(32) };
+      for (const n of [0, 1, 1023, 1025, 70_000, 3_000_001]) {
+        const data = randomBytes(n);
+        const h = idHasher(k);
+        for (let o = 0; o < n; o += 4099) h.update(data.subarray(o, o + 4099));
+        if (n === 0) h.update(data);
+        assert.deepEqual(h.digest(), blobId(k, data), `${hash}, ${n} bytes`);
+      }
+      assert.notDeepEqual(blobId(k, Buffer.from("x")), blobId({ hash, key: randomBytes(32) }, Buffer.from("x")), "another key, another id");
+    }
   });
 
   it("compresses with zstd unless the result is over 97 % of the plain size, or the blob is under 64 bytes", () => {
@@ -128,16 +152,17 @@ describe("blob ids and blob encoding", () => {
     assert.equal(encodeBlob(Buffer.alloc(64, 0x61), c, 3).compressed, true);
   });
 
-  it("decodeBlob verifies the HMAC id and the raw length", () => {
+  it("decodeBlob verifies the keyed-hash id and the raw length", () => {
     const crypter = new AesGcmCrypter(randomBytes(32));
-    const idKey = randomBytes(32);
+    const idKey: IdKey = { hash: "blake3", key: randomBytes(32) };
     const plain = Buffer.from("some content ".repeat(20));
     const enc = encodeBlob(plain, crypter, 3);
     const e = { id: blobId(idKey, plain), type: "data" as const, compressed: enc.compressed, rawLength: plain.length };
     assert.deepEqual(decodeBlob(enc.stored, e, crypter, idKey, "golden"), plain);
     assert.throws(() => decodeBlob(enc.stored, { ...e, id: Buffer.alloc(32) }, crypter, idKey, "golden"), corrupt);
     assert.throws(() => decodeBlob(enc.stored, { ...e, rawLength: plain.length + 1 }, crypter, idKey, "golden"), corrupt);
-    assert.throws(() => decodeBlob(enc.stored, e, crypter, randomBytes(32), "golden"), corrupt, "another id key");
+    assert.throws(() => decodeBlob(enc.stored, e, crypter, { hash: "blake3", key: randomBytes(32) }, "golden"), corrupt, "another id key");
+    assert.throws(() => decodeBlob(enc.stored, e, crypter, { hash: "hmac-sha256", key: idKey.key }, "golden"), corrupt, "the same key, the other hash");
   });
 });
 
@@ -357,7 +382,8 @@ describe("key files", () => {
 describe("config", () => {
   it("has the documented fields", () => {
     const c = newConfig({ encryption: "aes-256-gcm" });
-    assert.deepEqual(Object.keys(c).sort(), ["chunker", "compression", "encryption", "id", "id_key", "pack_size", "version"]);
+    assert.deepEqual(Object.keys(c).sort(), ["chunker", "compression", "encryption", "id", "id_hash", "id_key", "pack_size", "version"]);
+    assert.equal(c.id_hash, "blake3");
     assert.equal(c.version, 1);
     assert.match(c.id, /^[0-9a-f]{64}$/);
     assert.match(c.chunker.seed, /^[0-9a-f]{16}$/);

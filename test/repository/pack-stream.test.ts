@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { AesGcmCrypter, type Crypter, NoneCrypter } from "../../src/crypto/aead.js";
-import { blobId, decodeBlob } from "../../src/repository/blob.js";
+import { decodeBlob } from "../../src/repository/blob.js";
+import { blobId, type IdKey } from "../../src/repository/blob-id.js";
 import { compressIfSmaller } from "../../src/repository/compression.js";
 import { PackStreamWriter, parsePackTail } from "../../src/repository/pack.js";
 
-const idKey = randomBytes(32);
+const idKey: IdKey = { hash: "blake3", key: randomBytes(32) };
 
 /** Three blobs (one compressed) streamed into a pack, `addSealed` or `add` of a sealed copy. */
 function writePack(crypter: Crypter, sealed: boolean): { bytes: Buffer; id: string; blobs: Buffer[] } {

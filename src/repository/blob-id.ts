@@ -1,0 +1,102 @@
+import { createHmac } from "node:crypto";
+import { createRequire } from "node:module";
+
+/**
+ * How a repository names its blobs: a keyed hash of the plaintext, the key being the config's
+ * `id_key`. `blake3` (keyed BLAKE3, the default for new repositories) runs at several GB/s
+ * with SIMD; `hmac-sha256` (HMAC-SHA256, what repositories made before it use) at a few
+ * hundred MB/s on CPUs without SHA extensions. Both give 32 bytes; see docs/format.md.
+ */
+export type IdHash = "hmac-sha256" | "blake3";
+
+export const ID_HASHES: readonly IdHash[] = ["hmac-sha256", "blake3"];
+
+/** The repository's blob naming: which hash, and its 32-byte key. Plain data: it crosses to workers. */
+export interface IdKey {
+  readonly hash: IdHash;
+  readonly key: Uint8Array;
+}
+
+/** An incremental blob id, for plaintext that arrives in pieces. */
+export interface IdHasher {
+  update(piece: Uint8Array): void;
+  digest(): Buffer;
+}
+
+interface NativeBlake3 {
+  Blake3Hasher: { newKeyed(key: Buffer): { update(p: Uint8Array): unknown; digestBuffer(): Buffer } };
+}
+
+interface JsBlake3 {
+  (data: Uint8Array, opts: { key: Uint8Array }): Uint8Array;
+  create(opts: { key: Uint8Array }): { update(p: Uint8Array): unknown; digest(): Uint8Array };
+}
+
+const require = createRequire(import.meta.url);
+let native: NativeBlake3 | null | undefined;
+let js: JsBlake3 | undefined;
+/** @noble/hashes' BLAKE3, loaded only where the native one is missing (its CommonJS build, so synchronously). */
+function jsBlake3(): JsBlake3 {
+  return (js ??= (require("@noble/hashes/blake3") as { blake3: JsBlake3 }).blake3);
+}
+/**
+ * @napi-rs/blake-hash (SIMD BLAKE3), when it loads on this platform; null otherwise, and with
+ * COFFER_NATIVE=0 (as for coffer's own addon), so the pure-JS path can be tested.
+ */
+function nativeBlake3(): NativeBlake3 | null {
+  if (native === undefined) {
+    if (process.env.COFFER_NATIVE === "0") return (native = null);
+    try {
+      native = require("@napi-rs/blake-hash") as NativeBlake3;
+    } catch {
+      native = null;
+    }
+  }
+  return native;
+}
+
+/**
+ * The hash new repositories use: BLAKE3 where its native build loads (every platform
+ * @napi-rs/blake-hash ships), HMAC-SHA256 elsewhere. A BLAKE3 repository still opens without
+ * the native build, through a pure-JS BLAKE3 that is correct but about 100 times slower.
+ */
+export function defaultIdHash(): IdHash {
+  return nativeBlake3() ? "blake3" : "hmac-sha256";
+}
+
+/** An IdKey rebuilt after crossing a thread (structured clone turns a Buffer into a Uint8Array). */
+export function idKeyOf(k: IdKey): IdKey {
+  return { hash: k.hash, key: Buffer.from(k.key.buffer, k.key.byteOffset, k.key.byteLength) };
+}
+
+/** The id of one blob's plaintext. */
+export function blobId(k: IdKey, plain: Uint8Array): Buffer {
+  if (k.hash === "hmac-sha256") return createHmac("sha256", k.key).update(plain).digest();
+  const n = nativeBlake3();
+  if (n) {
+    const h = n.Blake3Hasher.newKeyed(asBuffer(k.key));
+    h.update(plain);
+    return h.digestBuffer();
+  }
+  // A copy of the key: @noble/hashes wipes the key it is given once it has hashed.
+  return Buffer.from(jsBlake3()(plain, { key: Uint8Array.from(k.key) }));
+}
+
+/** An incremental form of `blobId`: the same id for the same bytes, however they are split. */
+export function idHasher(k: IdKey): IdHasher {
+  if (k.hash === "hmac-sha256") {
+    const h = createHmac("sha256", k.key);
+    return { update: (p) => void h.update(p), digest: () => h.digest() };
+  }
+  const n = nativeBlake3();
+  if (n) {
+    const h = n.Blake3Hasher.newKeyed(asBuffer(k.key));
+    return { update: (p) => void h.update(p), digest: () => h.digestBuffer() };
+  }
+  const h = jsBlake3().create({ key: Uint8Array.from(k.key) });
+  return { update: (p) => void h.update(p), digest: () => Buffer.from(h.digest()) };
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
