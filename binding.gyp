@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "coffer_native",
-      "sources": ["native/coffer_native.c"],
+      "sources": ["native/coffer_native.c", "native/prefetch.c"],
+      "libraries": ["-lpthread"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -12,6 +12,8 @@
  *       each, in one call: what a backup's walk needs, without fs's objects per entry (layout
  *       below and in src/snapshot/entry-stat.ts). An entry whose lstat fails carries its errno.
  *
+ *   prefetchTree, prefetchStatus, stopPrefetch: see prefetch.c.
+ *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
  */
@@ -29,6 +31,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "prefetch.h"
 
 #define CHECK(call)                                                  \
   do {                                                               \
@@ -326,6 +329,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scandir", NULL, js_scandir, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetchTree", NULL, prefetch_tree, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetchStatus", NULL, prefetch_status, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopPrefetch", NULL, prefetch_stop, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -12,6 +12,7 @@ import { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import { ArchivePool } from "./archive-pool.js";
 import { ArchiveWalk, type Trie } from "./archive-walk.js";
+import { startMetadataPrefetch } from "./metadata-prefetch.js";
 import type { FilterOptions } from "./filters.js";
 import { NameLookup } from "./names.js";
 import { ParentTrees } from "./parent-trees.js";
@@ -79,9 +80,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     opts.onWarning?.(w);
   };
   const roots = await resolveRoots(opts.paths, opts.substitutes);
+  // The tree's metadata is read ahead while the lock, the index and the parent are loaded.
+  const stopPrefetch = startMetadataPrefetch(roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes));
   const host = opts.host ?? osHostname();
-  const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: false, onWarning: warn });
+  let lock: Lock | undefined;
   try {
+    lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: false, onWarning: warn });
     if (repo.index.files.size === 0) await repo.loadIndex();
     const parent = await findParent(repo, opts, host, roots.map((r) => r.path));
     const filters = await resolveExcludeFiles(opts.filters ?? {});
@@ -172,6 +176,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       await pool?.close();
     }
   } finally {
+    stopPrefetch();
     await lock?.release();
   }
 }

@@ -24,7 +24,15 @@ export interface NativeFs {
   mknod(path: Buffer, mode: number, dev: bigint): void;
   /** A directory's entries with their lstat results, in the layout entry-stat.ts reads (absent from addons built before it). */
   scandir?(path: Buffer): Buffer;
+  /** Background threads that list and lstat a tree ahead of a walk (native/prefetch.c; absent from older addons). */
+  prefetchTree?(root: Buffer, threads: number, maxEntries: number): PrefetchHandle;
+  /** warm: the job stopped early because its first entries needed no disk reads; reads: block reads (512-byte units) the listing caused. */
+  prefetchStatus?(h: PrefetchHandle): { entries: number; dirs: number; done: boolean; warm: boolean; reads: number };
+  stopPrefetch?(h: PrefetchHandle): void;
 }
+
+/** An opaque handle of a running prefetch. */
+export type PrefetchHandle = { readonly __prefetch: unique symbol };
 
 const ADDON = join("build", "Release", "coffer_native.node");
 

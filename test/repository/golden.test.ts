@@ -132,6 +132,18 @@ describe("blob ids and blob encoding", () => {
         assert.deepEqual(h.digest(), blobId(k, data), `${hash}, ${n} bytes`);
       }
       assert.notDeepEqual(blobId(k, Buffer.from("x")), blobId({ hash, key: randomBytes(32) }, Buffer.from("x")), "another key, another id");
+      // Hashers are reused: interleaved ones and one-shot ids in between stay independent.
+      const [x, y] = [randomBytes(5000), randomBytes(7000)];
+      const hx = idHasher(k);
+      const hy = idHasher(k);
+      hx.update(x.subarray(0, 100));
+      hy.update(y.subarray(0, 3000));
+      assert.deepEqual(blobId(k, y), blobId(k, Buffer.from(y)));
+      hx.update(x.subarray(100));
+      hy.update(y.subarray(3000));
+      assert.deepEqual(hx.digest(), blobId(k, x));
+      assert.deepEqual(hy.digest(), blobId(k, y));
+      if (hash === "blake3") assert.throws(() => hx.digest(), /after its digest/);
     }
   });
 
