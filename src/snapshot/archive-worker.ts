@@ -7,7 +7,8 @@ import { collectGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId } from "../repository/blob-id.js";
 import { compressInto } from "../repository/compress-into.js";
-import { encodeHeader, PackBuilder, PackStreamWriter } from "../repository/pack.js";
+import { GrowableBytes } from "../repository/growable-bytes.js";
+import { encodeHeader, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
 import { idKeyOf } from "../repository/blob-id.js";
 
@@ -20,9 +21,10 @@ const port = parentPort!;
 const crypter = crypterFromKey(init.key);
 const idKey = idKeyOf(init.idKey);
 const cdc = new FastCdc({ ...init.chunker, seed: BigInt(`0x${init.chunker.seed}`) });
-const pack = new PackBuilder();
 /** Local repositories: the pack being written straight to its file (see LocalFileWriter). */
 let stream: { file: LocalFileWriter; pack: PackStreamWriter } | undefined;
+/** Other repositories: the pack being built in memory, for the main thread to upload. */
+let memory: { bytes: GrowableBytes; pack: PackStreamWriter } | undefined;
 const SEGMENT = 8 * 1024 * 1024;
 /** At least one chunk of the largest size: the chunker needs `max` bytes in view to cut. */
 const READ_BUF = Math.max(init.chunker.max, 8 * 1024 * 1024);
@@ -52,6 +54,7 @@ port.on("message", (m: ToWorker) => {
     aborted = true;
     stream?.file.abort();
     stream = undefined;
+    memory = undefined;
     port.postMessage({ t: "aborted" } satisfies FromWorker);
     return;
   }
@@ -303,8 +306,13 @@ async function addToPack(p: Pending): Promise<void> {
     if (stream.pack.size >= init.packSize) await finishPack();
     return;
   }
-  pack.add("data", p.id, crypter.seal(c ?? p.data), p.data.length, c !== undefined);
-  if (pack.size >= init.packSize) await finishPack();
+  if (!memory) {
+    // Room for a full pack and the blob that ends it; the header, when larger, grows it.
+    const bytes = new GrowableBytes(init.packSize + init.chunker.max + 64 * 1024);
+    memory = { bytes, pack: new PackStreamWriter((b) => bytes.append(b)) };
+  }
+  memory.pack.addSealed("data", p.id, c ?? p.data, crypter, p.data.length, c !== undefined);
+  if (memory.pack.size >= init.packSize) await finishPack();
 }
 
 async function finishPack(): Promise<void> {
@@ -320,13 +328,13 @@ async function finishPack(): Promise<void> {
     collectIfDue(p.size);
     return;
   }
-  if (pack.count === 0) return;
-  const p = pack.finish(crypter);
+  if (!memory) return;
+  const m = memory;
+  memory = undefined;
+  const p = m.pack.finish(crypter);
   const header = new Uint8Array(encodeHeader(p.entries));
-  const bytes = p.bytes;
-  // Transfer without copying when the Buffer owns its whole ArrayBuffer.
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  const out = own ? bytes : Buffer.from(bytes);
+  // The pack's buffer is this pack's alone: it moves to the main thread without a copy.
+  const out = m.bytes.view();
   send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
   await reply("packAck");
   bytesSinceCollect = 0;
