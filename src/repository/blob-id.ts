@@ -66,24 +66,36 @@ function jsBlake3(): JsBlake3 {
   return (js ??= (require("@noble/hashes/blake3") as { blake3: JsBlake3 }).blake3);
 }
 /**
- * @napi-rs/blake-hash (SIMD BLAKE3), when it loads on this platform; null otherwise, and with
- * COFFER_NATIVE=0 (as for coffer's own addon), so the pure-JS path can be tested.
+ * The builds of @napi-rs/blake-hash (SIMD BLAKE3) coffer depends on, as optional dependencies
+ * of their own: the package that picks one for the platform lists every platform's build,
+ * and `npm ci` refuses a lock file without them all, which a registry mirror holding only some
+ * cannot give. Elsewhere new repositories use HMAC-SHA256 (see defaultIdHash).
+ */
+const NATIVE_BUILDS = process.platform === "linux" && process.arch === "x64" ? ["@napi-rs/blake-hash-linux-x64-gnu", "@napi-rs/blake-hash-linux-x64-musl"] : [];
+
+/**
+ * The native BLAKE3, when one loads here; null otherwise, and with COFFER_NATIVE=0 (as for
+ * coffer's own addon), so the pure-JS path can be tested.
  */
 function nativeBlake3(): NativeBlake3 | null {
   if (native === undefined) {
-    if (process.env.COFFER_NATIVE === "0") return (native = null);
-    try {
-      native = require("@napi-rs/blake-hash") as NativeBlake3;
-    } catch {
-      native = null;
+    native = null;
+    if (process.env.COFFER_NATIVE === "0") return native;
+    for (const name of NATIVE_BUILDS) {
+      try {
+        native = require(name) as NativeBlake3;
+        break;
+      } catch {
+        // not installed, or built for the other C library
+      }
     }
   }
   return native;
 }
 
 /**
- * The hash new repositories use: BLAKE3 where its native build loads (every platform
- * @napi-rs/blake-hash ships), HMAC-SHA256 elsewhere. A BLAKE3 repository still opens without
+ * The hash new repositories use: BLAKE3 where its native build loads (Linux on x64),
+ * HMAC-SHA256 elsewhere. A BLAKE3 repository still opens without
  * the native build, through a pure-JS BLAKE3 that is correct but about 100 times slower.
  */
 export function defaultIdHash(): IdHash {

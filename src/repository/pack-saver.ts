@@ -1,7 +1,8 @@
 import type { BlobEntry, BlobType } from "./blob.js";
 import { buildIndexFile } from "./index-file.js";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
-import { PackBuilder, PackStreamWriter } from "./pack.js";
+import { GrowableBytes } from "./growable-bytes.js";
+import { PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -17,7 +18,8 @@ import type { Repository } from "./repository.js";
 export const CHECKPOINT_BLOBS = 8192;
 
 export class PackSaver {
-  #builders = new Map<BlobType, PackBuilder>();
+  /** Other repositories: packs built in memory, one buffer each, then uploaded. */
+  #builders = new Map<BlobType, { bytes: GrowableBytes; pack: PackStreamWriter }>();
   /** Local repositories: packs written straight to their files, not held in memory. */
   #streams = new Map<BlobType, { file: LocalFileWriter; pack: PackStreamWriter }>();
   #unindexed = new Map<string, BlobEntry[]>();
@@ -53,9 +55,14 @@ export class PackSaver {
       return id;
     }
     let b = this.#builders.get(type);
-    if (!b) this.#builders.set(type, (b = new PackBuilder()));
-    b.add(type, id, enc.stored, enc.rawLength, enc.compressed);
-    if (b.size >= this.repo.config.pack_size) await this.#finish(b);
+    if (!b) {
+      // A pack and a blob beyond it; pages not written to are never resident.
+      const bytes = new GrowableBytes(this.repo.config.pack_size + 1024 * 1024);
+      b = { bytes, pack: new PackStreamWriter((part) => bytes.append(part)) };
+      this.#builders.set(type, b);
+    }
+    b.pack.add(type, id, enc.stored, enc.rawLength, enc.compressed);
+    if (b.pack.size >= this.repo.config.pack_size) await this.#finish(type);
     return id;
   }
 
@@ -68,10 +75,12 @@ export class PackSaver {
     await this.recordSavedPack(p.id, p.size, p.entries);
   }
 
-  async #finish(b: PackBuilder): Promise<void> {
-    if (b.count === 0) return;
-    const p = b.finish(this.repo.crypter);
-    await this.addPack(p.id, p.bytes, p.entries);
+  async #finish(type: BlobType): Promise<void> {
+    const b = this.#builders.get(type);
+    if (!b) return;
+    this.#builders.delete(type);
+    const p = b.pack.finish(this.repo.crypter);
+    await this.addPack(p.id, b.bytes.view(), p.entries);
   }
 
   /**
@@ -156,7 +165,7 @@ export class PackSaver {
   /** Finishes open packs, waits for every upload, and writes the index. */
   async flush(): Promise<void> {
     for (const type of [...this.#streams.keys()]) await this.#finishStream(type);
-    for (const b of this.#builders.values()) await this.#finish(b);
+    for (const type of [...this.#builders.keys()]) await this.#finish(type);
     while (this.#uploads.size > 0) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     await this.#writeIndex();
