@@ -54,7 +54,6 @@ function giveHasher(key: Uint8Array, h: NativeHasher): void {
 }
 
 interface JsBlake3 {
-  (data: Uint8Array, opts: { key: Uint8Array }): Uint8Array;
   create(opts: { key: Uint8Array }): { update(p: Uint8Array): unknown; digest(): Uint8Array };
 }
 
@@ -104,22 +103,14 @@ export function defaultIdHash(): IdHash {
 
 /** An IdKey rebuilt after crossing a thread (structured clone turns a Buffer into a Uint8Array). */
 export function idKeyOf(k: IdKey): IdKey {
-  return { hash: k.hash, key: Buffer.from(k.key.buffer, k.key.byteOffset, k.key.byteLength) };
+  return { hash: k.hash, key: asBuffer(k.key) };
 }
 
 /** The id of one blob's plaintext. */
 export function blobId(k: IdKey, plain: Uint8Array): Buffer {
-  if (k.hash === "hmac-sha256") return createHmac("sha256", k.key).update(plain).digest();
-  const n = nativeBlake3();
-  if (n) {
-    const h = takeHasher(n, k.key);
-    h.update(plain);
-    const id = h.digestBuffer();
-    giveHasher(k.key, h);
-    return id;
-  }
-  // A copy of the key: @noble/hashes wipes the key it is given once it has hashed.
-  return Buffer.from(jsBlake3()(plain, { key: Uint8Array.from(k.key) }));
+  const h = idHasher(k);
+  h.update(plain);
+  return h.digest();
 }
 
 /** An incremental form of `blobId`: the same id for the same bytes, however they are split. */
@@ -142,6 +133,7 @@ export function idHasher(k: IdKey): IdHasher {
       },
     };
   }
+  // A copy of the key: @noble/hashes wipes the key it is given once it has hashed.
   const h = jsBlake3().create({ key: Uint8Array.from(k.key) });
   return { update: (p) => void h.update(p), digest: () => Buffer.from(h.digest()) };
 }

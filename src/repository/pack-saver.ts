@@ -1,8 +1,8 @@
 import type { BlobEntry, BlobType } from "./blob.js";
 import { buildIndexFile } from "./index-file.js";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
-import { GrowableBytes } from "./growable-bytes.js";
-import { PackStreamWriter } from "./pack.js";
+import type { GrowableBytes } from "./growable-bytes.js";
+import { memoryPack, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -55,12 +55,8 @@ export class PackSaver {
       return id;
     }
     let b = this.#builders.get(type);
-    if (!b) {
-      // A pack and a blob beyond it; pages not written to are never resident.
-      const bytes = new GrowableBytes(this.repo.config.pack_size + 1024 * 1024);
-      b = { bytes, pack: new PackStreamWriter((part) => bytes.append(part)) };
-      this.#builders.set(type, b);
-    }
+    // A pack and a blob beyond it; pages not written to are never resident.
+    if (!b) this.#builders.set(type, (b = memoryPack(this.repo.config.pack_size + 1024 * 1024)));
     b.pack.add(type, id, enc.stored, enc.rawLength, enc.compressed);
     if (b.pack.size >= this.repo.config.pack_size) await this.#finish(type);
     return id;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { CofferError } from "../core/errors.js";
 import type { Crypter } from "../crypto/aead.js";
 import type { BlobEntry, BlobType } from "./blob.js";
+import { GrowableBytes } from "./growable-bytes.js";
 
 /**
  * Pack format: `blob₁ … blobₙ ‖ sealed header ‖ uint32 LE length of the sealed header`.
@@ -127,6 +128,16 @@ export class PackStreamWriter {
     this.#write(len);
     return { id: this.#hash.digest("hex"), entries: this.entries, size: this.#size };
   }
+}
+
+/**
+ * A pack built in memory, in one buffer (GrowableBytes) that the writer seals and appends
+ * into: for packs bound for a remote repository. `capacity` should hold a full pack; the
+ * buffer grows when it does not.
+ */
+export function memoryPack(capacity: number): { bytes: GrowableBytes; pack: PackStreamWriter } {
+  const bytes = new GrowableBytes(capacity);
+  return { bytes, pack: new PackStreamWriter((b) => bytes.append(b)) };
 }
 
 /** Reads the header from a pack's tail (the last `tail` bytes, or the whole pack). */

@@ -5,12 +5,11 @@ import { FastCdc } from "../chunker/fastcdc.js";
 import { isCofferError } from "../core/errors.js";
 import { collectGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
-import { blobId } from "../repository/blob-id.js";
+import { blobId, idKeyOf } from "../repository/blob-id.js";
 import { compressInto } from "../repository/compress-into.js";
-import { GrowableBytes } from "../repository/growable-bytes.js";
-import { encodeHeader, PackStreamWriter } from "../repository/pack.js";
+import type { GrowableBytes } from "../repository/growable-bytes.js";
+import { encodeHeader, memoryPack, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
-import { idKeyOf } from "../repository/blob-id.js";
 
 /**
  * A backup worker: reads files, cuts them into chunks, hashes them, and compresses, seals
@@ -306,11 +305,8 @@ async function addToPack(p: Pending): Promise<void> {
     if (stream.pack.size >= init.packSize) await finishPack();
     return;
   }
-  if (!memory) {
-    // Room for a full pack and the blob that ends it; the header, when larger, grows it.
-    const bytes = new GrowableBytes(init.packSize + init.chunker.max + 64 * 1024);
-    memory = { bytes, pack: new PackStreamWriter((b) => bytes.append(b)) };
-  }
+  // Room for a full pack and the blob that ends it; the header, when larger, grows it.
+  memory ??= memoryPack(init.packSize + init.chunker.max + 64 * 1024);
   memory.pack.addSealed("data", p.id, c ?? p.data, crypter, p.data.length, c !== undefined);
   if (memory.pack.size >= init.packSize) await finishPack();
 }
