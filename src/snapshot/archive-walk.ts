@@ -7,17 +7,19 @@ import type { Warning } from "../core/warning.js";
 import { stopError } from "../repository/lock.js";
 import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
-import type { ArchivePool, FileWaiter } from "./archive-pool.js";
+import type { ArchivePool } from "./archive-pool.js";
 import type { FileOutcome } from "./archive-protocol.js";
 import type { NameLookup } from "./names.js";
 import { type EntryStat, statDecimal, statNumber } from "./entry-stat.js";
 import { CHANGED, compareStat, SAME } from "./node-compare.js";
 import { nodeFromStat } from "./node-from-stat.js";
+import { type Child, DirFrame, newFrame } from "./dir-frame.js";
+import { completeNode, FileRead, type ReadHandlers, type ReadResult } from "./file-read.js";
 import { nameKeyOf, type OldDir } from "./old-dir.js";
 import type { ParentTrees } from "./parent-trees.js";
 import type { DirScope, Listing, ScanEntry, Scanner } from "./scanner.js";
 import { isLiveSqlite, SQLITE_COMPANIONS, sqliteWalWarning } from "./sqlite-wal.js";
-import { Gather, type GatherListener } from "./gather.js";
+import { Gather } from "./gather.js";
 import { encodeName, encodeTree, type TreeNode } from "./tree.js";
 
 /** A value now, or later. */
@@ -31,19 +33,6 @@ type Maybe<T> = T | Promise<T>;
  */
 export interface Later<T> {
   value: Maybe<T>;
-}
-
-/**
- * An entry's result identical to its node in the parent snapshot is that very node object:
- * a directory whose every entry is identical keeps the parent's tree as it was, byte for byte,
- * without building, encoding or hashing anything.
- */
-interface Child {
-  name: Buffer;
-  stat: EntryStat;
-  old: TreeNode | undefined;
-  /** Symlinks: what readlink returned. */
-  target?: Buffer;
 }
 
 /** The walk yields to the event loop this often (ms): lock refreshes, signals, worker messages. */
@@ -510,101 +499,10 @@ export class ArchiveWalk {
 
 const READ = Symbol("read");
 
-/** A file's blob ids (hex) and the size read. */
-interface ReadResult {
-  ids: string[];
-  size: number;
-}
-
-/** Sets what was read on a file's node. */
-function completeNode(node: TreeNode, read: ReadResult): void {
-  // The size is what was read (a file that grew while read), so content and size agree.
-  // Set on the node itself: `size` keeps its place, `content` comes last, as a copy had them.
-  node.size = read.size;
-  node.content = read.ids;
-}
-
-interface ReadHandlers {
-  done(f: FileRead, o: FileOutcome): void;
-  failed(f: FileRead, err: unknown): void;
-}
-
-/**
- * A file in the pool's hands, as its FileWaiter. Its node, once read, goes to place `i` of a
- * directory's Gather; a hard link's read settles a promise instead (its links share it).
- */
-class FileRead implements FileWaiter {
-  attempt = 0;
-
-  constructor(
-    readonly h: ReadHandlers,
-    readonly path: Buffer,
-    readonly size: number,
-    readonly node: TreeNode | undefined,
-    /** The parent snapshot had the file (it counts as changed, not new). */
-    readonly changed: boolean,
-    readonly to: Gather<TreeNode | undefined> | { resolve(r: ReadResult | undefined): void; reject(err: unknown): void },
-    readonly i: number,
-  ) {}
-
-  resolve(o: FileOutcome): void {
-    // Called from the pool's message handler: a failure here belongs to the walk.
-    try {
-      this.h.done(this, o);
-    } catch (err) {
-      this.reject(err);
-    }
-  }
-
-  reject(err: unknown): void {
-    this.h.failed(this, err);
-  }
-}
-
-/** A directory being walked: its listing, the next entry to walk, and what its entries gave. */
-class DirFrame implements GatherListener<TreeNode | undefined> {
-  next = 0;
-  readonly children: Child[] = [];
-  readonly results = new Gather<TreeNode | undefined>();
-  /** Where the directory's node goes: place `slot` of its parent's Gather (set when pushed). */
-  to = NOWHERE;
-  slot = 0;
-
-  constructor(
-    readonly h: { gathered(f: DirFrame, nodes: (TreeNode | undefined)[]): void },
-    readonly name: Buffer,
-    readonly stat: EntryStat,
-    readonly old: TreeNode | undefined,
-    readonly listing: Listing,
-    readonly parentSub: OldDir | undefined,
-    /** Names of the directory's entries when one may be a live SQLite database's WAL. */
-    readonly siblings: Set<string> | undefined,
-  ) {}
-
-  gathered(nodes: (TreeNode | undefined)[]): void {
-    try {
-      this.h.gathered(this, nodes);
-    } catch (err) {
-      this.to.fail(err);
-    }
-  }
-
-  failed(err: unknown): void {
-    this.to.fail(err);
-  }
-}
-
-const NOWHERE = new Gather<TreeNode | undefined>();
-
 /** A tree's bytes; atime is not stored (reading a directory changes it, and unchanged trees must dedupe). */
 function treeBytes(nodes: TreeNode[]): Buffer {
   for (const n of nodes) if (n.atime !== undefined) delete n.atime;
   return encodeTree({ nodes });
-}
-
-function newFrame(h: DirFrame["h"], name: Buffer, stat: EntryStat, old: TreeNode | undefined, listing: Listing, parentSub: OldDir | undefined): DirFrame {
-  const siblings = hasWalFile(listing.entries) ? new Set(listing.entries.map((e) => e.name.toString())) : undefined;
-  return new DirFrame(h, name, stat, old, listing, parentSub, siblings);
 }
 
 /** Marks a promise's rejection as seen (whoever awaits the promise still gets it). */
@@ -619,15 +517,4 @@ function hardLinkKey(stat: EntryStat): string | undefined {
 export interface Trie {
   children: Map<string, Trie>;
   root?: { path: string; bytes: Buffer; stat: EntryStat };
-}
-
-const WAL = Buffer.from("-wal");
-
-/** Whether any name ends in "-wal" (then the names are needed to spot live SQLite databases). */
-function hasWalFile(entries: readonly ScanEntry[]): boolean {
-  for (const e of entries) {
-    const n = e.name;
-    if (n.length > 4 && n[n.length - 4] === 0x2d && n.subarray(n.length - 4).equals(WAL)) return true;
-  }
-  return false;
 }
