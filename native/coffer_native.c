@@ -13,6 +13,7 @@
  *       below and in src/snapshot/entry-stat.ts). An entry whose lstat fails carries its errno.
  *
  *   prefetchTree, prefetchStatus, stopPrefetch: see prefetch.c.
+ *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold): see malloc-tune.c.
  *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
@@ -31,6 +32,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "malloc-tune.h"
 #include "prefetch.h"
 
 #define CHECK(call)                                                  \
@@ -332,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"prefetchTree", NULL, prefetch_tree, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchStatus", NULL, prefetch_status, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopPrefetch", NULL, prefetch_stop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

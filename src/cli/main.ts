@@ -15,6 +15,7 @@ import { commands } from "./commands.js";
 import { resolveRepository } from "./config-file.js";
 import { addGlobalOptions, colorEnabled, createContext, globalOptionsFrom, processIO, type CliIO, type Writer } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
+import { tuneProcessMemory } from "./process-memory.js";
 
 type SignalName = "SIGINT" | "SIGTERM";
 
@@ -27,6 +28,7 @@ export interface MainIO extends CliIO {
 
 /** Runs `coffer <argv>` and sets `process.exitCode`. */
 export async function main(argv: string[], io: MainIO = processIO()): Promise<void> {
+  tuneProcessMemory();
   process.exitCode = await runCli(argv, io);
 }
 

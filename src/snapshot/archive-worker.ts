@@ -25,8 +25,12 @@ let stream: { file: LocalFileWriter; pack: PackStreamWriter } | undefined;
 /** Other repositories: the pack being built in memory, for the main thread to upload. */
 let memory: { bytes: GrowableBytes; pack: PackStreamWriter } | undefined;
 const SEGMENT = 8 * 1024 * 1024;
-/** At least one chunk of the largest size: the chunker needs `max` bytes in view to cut. */
-const READ_BUF = Math.max(init.chunker.max, 8 * 1024 * 1024);
+/**
+ * The read buffer. The chunker needs up to `max` bytes in view to cut, but chunks longer than
+ * four times the average are vanishingly rare, so the buffer starts at that and grows (up to
+ * `max`) only for a chunk that does not fit; the next large file starts small again.
+ */
+const READ_BUF = Math.min(init.chunker.max, 4 * init.chunker.avg);
 const zeroIds = new Map<number, Buffer>();
 
 /**
@@ -232,11 +236,12 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, fl
   const fd = openSync(Buffer.from(f.path), "r");
   try {
     const before = fstatSync(fd, { bigint: true });
-    const buf = (buffer ??= Buffer.allocUnsafeSlow(READ_BUF));
+    let buf = (buffer ??= Buffer.allocUnsafeSlow(READ_BUF));
     if (pending.length === 0) fill = 0;
     if (!(before.size < BigInt(SMALL) && fill + Number(before.size) + 1 <= buf.length)) {
       await flush();
       fill = 0;
+      if (buf.length > READ_BUF) buf = buffer = Buffer.allocUnsafeSlow(READ_BUF);
     }
     let start = fill;
     let end = fill;
@@ -255,6 +260,13 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, fl
         start += cut;
       }
       if (eof) break;
+      if (start === 0 && end === buf.length) {
+        // One chunk longer than the buffer (nothing points into it yet): grow it.
+        const grown = Buffer.allocUnsafeSlow(Math.min(buf.length * 2, init.chunker.max));
+        buf.copy(grown, 0, 0, end);
+        buf = buffer = grown;
+        continue;
+      }
       // The buffer is full: settle what points into it, keep the tail, read on.
       await flush();
       buf.copyWithin(0, start, end);

@@ -29,6 +29,8 @@ export interface NativeFs {
   /** warm: the job stopped early because its first entries needed no disk reads; reads: block reads (512-byte units) the listing caused. */
   prefetchStatus?(h: PrefetchHandle): { entries: number; dirs: number; done: boolean; warm: boolean; reads: number };
   stopPrefetch?(h: PrefetchHandle): void;
+  /** Sets glibc malloc's arena count and mmap and trim thresholds (native/malloc-tune.c); false where not glibc. */
+  tuneMalloc?(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
 }
 
 /** An opaque handle of a running prefetch. */

@@ -164,3 +164,43 @@ describe("backup into a local repository", () => {
     }
   });
 });
+
+describe("backup of chunks longer than the workers' first read buffer", () => {
+  it("grows the buffer for them and stores every byte", async () => {
+    const { FastCdc } = await import("../../src/chunker/fastcdc.js");
+    const { restore } = await import("../../src/snapshot/restorer.js");
+    const { readFileSync } = await import("node:fs");
+    // Small chunker parameters: the workers' buffer starts at 4 × avg = 64 KiB, and a run of
+    // zeros finds no cut point, so it makes chunks of max = 256 KiB.
+    const chunker = { min: 4096, avg: 16 * 1024, max: 256 * 1024, seed: "00000000000000a1" };
+    const zeros = Buffer.alloc(1024 * 1024 + 1000);
+    const cdc = new FastCdc({ ...chunker, seed: BigInt(`0x${chunker.seed}`) });
+    assert.equal(cdc.cut(zeros, 0, zeros.length, true), chunker.max, "precondition: zeros make chunks of max length");
+    const root = mkdtempSync(join(tmpdir(), "coffer-growbuf-"));
+    try {
+      const data = join(root, "data");
+      mkdirSync(data);
+      const mixed = Buffer.concat([randomBytes(300 * 1024), zeros, randomBytes(200 * 1024)]);
+      writeFileSync(join(data, "zeros.bin"), zeros);
+      writeFileSync(join(data, "mixed.bin"), mixed);
+      writeFileSync(join(data, "small.txt"), "small file after the large ones\n");
+      const template = await Repository.init(new MemoryBackend(), { password: "pw", kdf: TEST_KDF });
+      const repo = await Repository.init(new MemoryBackend(), {
+        password: "pw",
+        kdf: TEST_KDF,
+        packSize: 1024 * 1024,
+        paramsFrom: { ...template.config, chunker },
+      });
+      const r = await backup(repo, { paths: [data] });
+      assert.equal(r.summary.files_new, 3);
+      assert.ok(r.snapshot);
+      await restore(repo, { snapshot: r.snapshot, target: join(root, "out") });
+      const out = join(root, "out", data);
+      assert.deepEqual(readFileSync(join(out, "zeros.bin")), zeros);
+      assert.deepEqual(readFileSync(join(out, "mixed.bin")), mixed);
+      assert.equal(readFileSync(join(out, "small.txt"), "utf8"), "small file after the large ones\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
