@@ -13,7 +13,7 @@
  *       below and in src/snapshot/entry-stat.ts). An entry whose lstat fails carries its errno.
  *
  *   prefetchTree, prefetchStatus, stopPrefetch: see prefetch.c.
- *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold): see malloc-tune.c.
+ *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold), trimMalloc(): see malloc-tune.c.
  *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
@@ -335,6 +335,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"prefetchStatus", NULL, prefetch_status, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopPrefetch", NULL, prefetch_stop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

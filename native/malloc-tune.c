@@ -8,6 +8,12 @@
  * so freed memory piled up in each thread's arena. Fixed thresholds send large blocks straight
  * to mmap (returned to the system when freed) and trim an arena's free top early; fewer arenas
  * share what is free. Returns false where the C library is not glibc (nothing is changed).
+ *
+ * trimMalloc() -> boolean
+ *
+ * Gives back the free pages inside every arena (malloc_trim), which free() leaves resident:
+ * a worker that frees many small blocks (the pieces a blob is decrypted in) holds them until
+ * then. Called after a garbage collection has freed a batch. True when pages were given back.
  */
 #include "malloc-tune.h"
 #ifdef __GLIBC__
@@ -34,5 +40,15 @@ napi_value tune_malloc(napi_env env, napi_callback_info info) {
   ok = mallopt(M_ARENA_MAX, v[0]) == 1 && mallopt(M_MMAP_THRESHOLD, v[1]) == 1 && mallopt(M_TRIM_THRESHOLD, v[2]) == 1;
 #endif
   napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+napi_value trim_malloc(napi_env env, napi_callback_info info) {
+  napi_value out;
+  int released = 0;
+#ifdef __GLIBC__
+  released = malloc_trim(0);
+#endif
+  napi_get_boolean(env, released, &out);
   return out;
 }

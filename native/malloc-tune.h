@@ -4,5 +4,6 @@
 #include <node_api.h>
 
 napi_value tune_malloc(napi_env env, napi_callback_info info);
+napi_value trim_malloc(napi_env env, napi_callback_info info);
 
 #endif

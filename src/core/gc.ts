@@ -9,6 +9,7 @@ import vm from "node:vm";
 export function collectGarbage(): void {
   collect();
   liveAfter = v8.getHeapStatistics().used_heap_size;
+  afterCollect?.();
 }
 
 let liveAfter = 0;
@@ -27,6 +28,18 @@ export function collectGarbageIfGrown(bytes: number): void {
  */
 export function collectYoungGarbage(): void {
   collect({ type: "minor" });
+  afterCollect?.();
+}
+
+let afterCollect: (() => void) | undefined;
+
+/**
+ * Runs `fn` after each collection made here. A worker thread passes the native addon's
+ * trimMalloc: what a collection frees is mostly Buffers, whose memory the C allocator keeps
+ * resident until asked to give it back.
+ */
+export function setAfterCollect(fn: (() => void) | undefined): void {
+  afterCollect = fn;
 }
 
 v8.setFlagsFromString("--expose-gc");

@@ -1,7 +1,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
+import { collectGarbage, collectYoungGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { CofferError } from "../core/errors.js";
 import { decodeJsonFile } from "../repository/file-codec.js";
@@ -12,6 +11,7 @@ import type { CheckWorkerInit, FromCheckWorker, ReadIndex, SummarizeTrees, ToChe
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
 import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js";
 import { idKeyOf } from "../repository/blob-id.js";
+import { trimAfterCollections } from "../snapshot/native.js";
 
 /**
  * A `check` worker: all the CPU-heavy work of verifying packs (SHA-256 of every byte, the
@@ -32,8 +32,7 @@ const PIECE = 1024 * 1024;
  * memory flat; a full collection costs tens of milliseconds and runs only after every 4096
  * trees summarised, whose decoded objects outlive a scavenge.
  */
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as (o?: { type: "minor" | "major" }) => void;
+trimAfterCollections();
 let sinceCollect = 0;
 let treesSinceCollect = 0;
 const crypter = crypterFromKey(init.key);
@@ -49,7 +48,7 @@ const opts: VerifyOptions = {
     sinceCollect += bytes;
     if (sinceCollect >= 4 * 1024 * 1024) {
       sinceCollect = 0;
-      gc({ type: "minor" });
+      collectYoungGarbage();
     }
   },
 };
@@ -65,7 +64,7 @@ port.on("message", (m: ToCheckWorker) => {
     treesSinceCollect += batch ? batch.table.length / 3 : 0;
     if (treesSinceCollect >= 4096) {
       treesSinceCollect = 0;
-      gc();
+      collectGarbage();
     }
   } catch (err) {
     out = { t: "fatal", seq: m.seq, message: err instanceof Error ? err.message : String(err) };
@@ -91,7 +90,7 @@ function index(m: ReadIndex): FromCheckWorker {
     o += blobs.length * HEADER_ENTRY;
   });
   const out: FromCheckWorker = { t: "index", seq: m.seq, packs: file.packs.map(([p]) => p), counts, entries, supersedes: file.supersedes };
-  gc();
+  collectGarbage();
   return out;
 }
 

@@ -10,12 +10,14 @@ import { compressInto } from "../repository/compress-into.js";
 import type { GrowableBytes } from "../repository/growable-bytes.js";
 import { encodeHeader, memoryPack, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
+import { trimAfterCollections } from "./native.js";
 
 /**
  * A backup worker: reads files, cuts them into chunks, hashes them, and compresses, seals
  * and packs the chunks the main thread says are new. All CPU-heavy work of a backup is here.
  */
 const init = workerData as WorkerInit;
+trimAfterCollections();
 const port = parentPort!;
 const crypter = crypterFromKey(init.key);
 const idKey = idKeyOf(init.idKey);

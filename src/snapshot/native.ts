@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CofferError } from "../core/errors.js";
+import { setAfterCollect } from "../core/gc.js";
 import { strictUtf8 } from "./tree.js";
 
 /**
@@ -31,6 +32,8 @@ export interface NativeFs {
   stopPrefetch?(h: PrefetchHandle): void;
   /** Sets glibc malloc's arena count and mmap and trim thresholds (native/malloc-tune.c); false where not glibc. */
   tuneMalloc?(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
+  /** Gives the C allocator's free pages back to the system (malloc_trim); false where nothing was given back or not glibc. */
+  trimMalloc?(): boolean;
 }
 
 /** An opaque handle of a running prefetch. */
@@ -113,4 +116,13 @@ export function makeFifo(native: NativeFs | undefined, abs: Buffer, mode: number
   if (path === undefined) throw new CofferError("UNSUPPORTED", "its name is not UTF-8 and the native addon is not built");
   const r = spawnSync("mkfifo", ["-m", mode.toString(8), "--", path]);
   if (r.status !== 0) throw new CofferError("UNSUPPORTED", `mkfifo failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
+}
+
+/**
+ * For a worker thread: after each garbage collection made through core/gc.ts, give the
+ * memory of the Buffers it freed back to the system (the addon's trimMalloc), where the C
+ * allocator would otherwise keep it resident. Nothing without the addon.
+ */
+export function trimAfterCollections(trim: (() => boolean) | undefined = loadNative()?.trimMalloc): void {
+  setAfterCollect(trim ? () => void trim() : undefined);
 }

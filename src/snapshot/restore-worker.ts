@@ -4,7 +4,7 @@ import { collectGarbageIfGrown, collectYoungGarbage } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId, idKeyOf } from "../repository/blob-id.js";
 import { BlobOpener } from "../repository/blob-opener.js";
-import { applyFdMeta, loadNative } from "./native.js";
+import { applyFdMeta, loadNative, trimAfterCollections } from "./native.js";
 import { BLOB_FIELDS, MAX_RANGE, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
 import { createFileNoFollow, openForReadNoFollow, openForWriteNoFollow } from "./safe-path.js";
 
@@ -21,6 +21,7 @@ const port = parentPort!;
 const crypter = crypterFromKey(init.key);
 const idKey = idKeyOf(init.idKey);
 const native = loadNative();
+trimAfterCollections();
 const MAX_OPEN = 64;
 /** File number → path, and the open fds (in least-recently-used order). */
 const paths = new Map<number, Buffer>();

@@ -67,3 +67,24 @@ describe("tuneProcessMemory", { skip: process.platform !== "linux" && "reads /pr
     assert.throws(() => native?.tuneMalloc?.(0, 1, 1), /positive integer/);
   });
 });
+
+describe("trimAfterCollections", () => {
+  it("has each collection made through core/gc.ts give freed C memory back", async () => {
+    const { collectGarbage, setAfterCollect } = await import("../../src/core/gc.js");
+    const { trimAfterCollections } = await import("../../src/snapshot/native.js");
+    const native = loadNative();
+    assert.equal(typeof native?.trimMalloc, "function");
+    let trims = 0;
+    const trim = native!.trimMalloc!;
+    try {
+      trimAfterCollections(() => {
+        trims++;
+        return trim();
+      });
+      collectGarbage();
+      assert.equal(trims, 1);
+    } finally {
+      setAfterCollect(undefined);
+    }
+  });
+});
