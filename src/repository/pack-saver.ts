@@ -2,7 +2,7 @@ import type { BlobEntry, BlobType } from "./blob.js";
 import { buildIndexFile } from "./index-file.js";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import type { GrowableBytes } from "./growable-bytes.js";
-import { memoryPack, PackStreamWriter } from "./pack.js";
+import { decodeHeader, memoryPack, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -68,7 +68,7 @@ export class PackSaver {
     this.#streams.delete(type);
     const p = st.pack.finish(this.repo.crypter);
     st.file.commit(p.id);
-    await this.recordSavedPack(p.id, p.size, p.entries);
+    await this.recordSavedPack(p.id, p.size, decodeHeader(p.header, `pack ${p.id.slice(0, 8)}`));
   }
 
   async #finish(type: BlobType): Promise<void> {
@@ -76,7 +76,7 @@ export class PackSaver {
     if (!b) return;
     this.#builders.delete(type);
     const p = b.pack.finish(this.repo.crypter);
-    await this.addPack(p.id, b.bytes.view(), p.entries);
+    await this.addPack(p.id, b.bytes.view(), decodeHeader(p.header, `pack ${p.id.slice(0, 8)}`));
   }
 
   /**

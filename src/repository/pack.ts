@@ -15,17 +15,18 @@ const TYPE_CODE: Record<BlobType, number> = { data: 0, tree: 1 };
 
 export function encodeHeader(entries: readonly BlobEntry[]): Buffer {
   const b = Buffer.alloc(entries.length * HEADER_ENTRY);
-  let o = 0;
-  for (const e of entries) {
-    b[o] = TYPE_CODE[e.type];
-    b[o + 1] = e.compressed ? 1 : 0;
-    e.id.copy(b, o + 2);
-    b.writeUInt32LE(e.offset, o + 34);
-    b.writeUInt32LE(e.length, o + 38);
-    b.writeUInt32LE(e.rawLength, o + 42);
-    o += HEADER_ENTRY;
-  }
+  entries.forEach((e, i) => writeHeaderEntry(b, i * HEADER_ENTRY, e));
   return b;
+}
+
+/** Writes one header entry at `o`. */
+function writeHeaderEntry(b: Buffer, o: number, e: BlobEntry): void {
+  b[o] = TYPE_CODE[e.type];
+  b[o + 1] = e.compressed ? 1 : 0;
+  e.id.copy(b, o + 2);
+  b.writeUInt32LE(e.offset, o + 34);
+  b.writeUInt32LE(e.length, o + 38);
+  b.writeUInt32LE(e.rawLength, o + 42);
 }
 
 export function decodeHeader(plain: Buffer, what: string): BlobEntry[] {
@@ -84,7 +85,12 @@ export class PackBuilder {
  * never has to be held in memory. Same layout as PackBuilder.
  */
 export class PackStreamWriter {
-  readonly entries: BlobEntry[] = [];
+  /**
+   * The header's entries, encoded as they come: a pack of small blobs (the main thread's tree
+   * pack) holds thousands, and an object per entry made megabytes of the main heap.
+   */
+  readonly #header = new GrowableBytes(64 * HEADER_ENTRY);
+  readonly #entry = Buffer.alloc(HEADER_ENTRY);
   #hash = createHash("sha256");
   #size = 0;
 
@@ -94,11 +100,11 @@ export class PackStreamWriter {
     return this.#size;
   }
   get count(): number {
-    return this.entries.length;
+    return this.#header.length / HEADER_ENTRY;
   }
 
   add(type: BlobType, id: Buffer, stored: Buffer, rawLength: number, compressed: boolean): void {
-    this.entries.push({ type, id, offset: this.#size, length: stored.length, rawLength, compressed });
+    this.#addEntry({ type, id, offset: this.#size, length: stored.length, rawLength, compressed });
     this.#write(stored);
   }
 
@@ -110,7 +116,12 @@ export class PackStreamWriter {
   addSealed(type: BlobType, id: Buffer, plain: Uint8Array, crypter: Crypter, rawLength: number, compressed: boolean): void {
     const offset = this.#size;
     const length = crypter.sealTo(plain, (b) => this.#write(b));
-    this.entries.push({ type, id, offset, length, rawLength, compressed });
+    this.#addEntry({ type, id, offset, length, rawLength, compressed });
+  }
+
+  #addEntry(e: BlobEntry): void {
+    writeHeaderEntry(this.#entry, 0, e);
+    this.#header.append(this.#entry);
   }
 
   #write(b: Uint8Array): void {
@@ -119,14 +130,18 @@ export class PackStreamWriter {
     this.#size += b.length;
   }
 
-  /** Writes the header and returns the pack's id; the writer is spent afterwards. */
-  finish(crypter: Crypter): { id: string; entries: BlobEntry[]; size: number } {
-    const header = crypter.seal(encodeHeader(this.entries));
+  /**
+   * Writes the header and returns the pack's id, its size and its header's entries, encoded
+   * (decodeHeader reads them); the writer is spent afterwards.
+   */
+  finish(crypter: Crypter): { id: string; header: Buffer; size: number } {
+    const header = Buffer.from(this.#header.view());
+    const sealed = crypter.seal(header);
     const len = Buffer.alloc(4);
-    len.writeUInt32LE(header.length);
-    this.#write(header);
+    len.writeUInt32LE(sealed.length);
+    this.#write(sealed);
     this.#write(len);
-    return { id: this.#hash.digest("hex"), entries: this.entries, size: this.#size };
+    return { id: this.#hash.digest("hex"), header, size: this.#size };
   }
 }
 

@@ -8,7 +8,7 @@ import { crypterFromKey } from "../crypto/aead.js";
 import { blobId, idKeyOf } from "../repository/blob-id.js";
 import { compressInto } from "../repository/compress-into.js";
 import type { GrowableBytes } from "../repository/growable-bytes.js";
-import { encodeHeader, memoryPack, PackStreamWriter } from "../repository/pack.js";
+import { memoryPack, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
 import { trimAfterCollections } from "./native.js";
 
@@ -333,7 +333,7 @@ async function finishPack(): Promise<void> {
     stream = undefined;
     const p = s.pack.finish(crypter);
     s.file.commit(p.id);
-    const header = new Uint8Array(encodeHeader(p.entries));
+    const header = new Uint8Array(p.header);
     send({ t: "packSaved", id: p.id, size: p.size, header }, [header.buffer as ArrayBuffer]);
     collectIfDue(p.size);
     return;
@@ -342,7 +342,7 @@ async function finishPack(): Promise<void> {
   const m = memory;
   memory = undefined;
   const p = m.pack.finish(crypter);
-  const header = new Uint8Array(encodeHeader(p.entries));
+  const header = new Uint8Array(p.header);
   // The pack's buffer is this pack's alone: it moves to the main thread without a copy.
   const out = m.bytes.view();
   send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);

@@ -5,7 +5,7 @@ import { AesGcmCrypter, type Crypter, NoneCrypter } from "../../src/crypto/aead.
 import { decodeBlob } from "../../src/repository/blob.js";
 import { blobId, type IdKey } from "../../src/repository/blob-id.js";
 import { compressIfSmaller } from "../../src/repository/compression.js";
-import { PackStreamWriter, parsePackTail } from "../../src/repository/pack.js";
+import { decodeHeader, PackStreamWriter, parsePackTail } from "../../src/repository/pack.js";
 
 const idKey: IdKey = { hash: "blake3", key: randomBytes(32) };
 
@@ -52,4 +52,22 @@ describe("PackStreamWriter.addSealed", () => {
       }
     });
   }
+});
+
+describe("PackStreamWriter.finish", () => {
+  it("returns the header's entries as the pack stores them, for more entries than its first capacity", () => {
+    const crypter = new AesGcmCrypter(randomBytes(32));
+    const parts: Buffer[] = [];
+    const w = new PackStreamWriter((b) => parts.push(Buffer.from(b)));
+    const blobs = Array.from({ length: 200 }, (_, i) => Buffer.from(`tree ${i}`));
+    blobs.forEach((b, i) => w.addSealed(i % 2 ? "tree" : "data", blobId(idKey, b), b, crypter, b.length, false));
+    assert.equal(w.count, 200);
+    const { id, header, size } = w.finish(crypter);
+    const bytes = Buffer.concat(parts);
+    assert.equal(size, bytes.length);
+    const stored = parsePackTail(bytes, bytes.length, crypter, id).entries;
+    assert.deepEqual(decodeHeader(header, "the returned header"), stored);
+    assert.equal(stored[199]?.type, "tree");
+    assert.deepEqual(stored[7]?.id, blobId(idKey, blobs[7]!));
+  });
 });
