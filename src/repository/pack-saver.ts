@@ -2,7 +2,7 @@ import type { BlobEntry, BlobType } from "./blob.js";
 import { buildIndexFile } from "./index-file.js";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import type { GrowableBytes } from "./growable-bytes.js";
-import { decodeHeader, memoryPack, PackStreamWriter } from "./pack.js";
+import { decodeHeader, encodeHeader, memoryPack, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -22,7 +22,8 @@ export class PackSaver {
   #builders = new Map<BlobType, { bytes: GrowableBytes; pack: PackStreamWriter }>();
   /** Local repositories: packs written straight to their files, not held in memory. */
   #streams = new Map<BlobType, { file: LocalFileWriter; pack: PackStreamWriter }>();
-  #unindexed = new Map<string, BlobEntry[]>();
+  /** Saved packs not yet in an index file, with their entries encoded as in a pack header (an object per blob held thousands of them on the main heap). */
+  #unindexed = new Map<string, Buffer>();
   #unindexedBlobs = 0;
   #uploads = new Set<Promise<void>>();
   /** Blobs claimed for packing whose pack is not finished yet (hex ids). */
@@ -128,7 +129,7 @@ export class PackSaver {
 
   /** Notes a saved pack for the next index file; writes one at a checkpoint. */
   async #indexLater(id: string, entries: BlobEntry[]): Promise<void> {
-    this.#unindexed.set(id, entries);
+    this.#unindexed.set(id, encodeHeader(entries));
     this.#unindexedBlobs += entries.length;
     if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32) || this.#unindexedBlobs >= (this.opts.checkpointBlobs ?? CHECKPOINT_BLOBS)) await this.#writeIndex();
   }
@@ -150,7 +151,7 @@ export class PackSaver {
 
   async #writeIndex(): Promise<void> {
     if (this.#unindexed.size === 0) return;
-    const packs = [...this.#unindexed.entries()];
+    const packs = [...this.#unindexed].map(([id, header]): [string, BlobEntry[]] => [id, decodeHeader(header, `pack ${id.slice(0, 8)}`)]);
     this.#unindexed.clear();
     this.#unindexedBlobs = 0;
     const id = await this.repo.saveJson("index", buildIndexFile(packs));
