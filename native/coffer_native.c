@@ -14,6 +14,7 @@
  *
  *   prefetchTree, prefetchStatus, stopPrefetch: see prefetch.c.
  *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold), trimMalloc(): see malloc-tune.c.
+ *   gcmOpenPieces(key, sealed, scratch, sink): see aead.c.
  *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
@@ -32,6 +33,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "aead.h"
 #include "malloc-tune.h"
 #include "prefetch.h"
 
@@ -336,8 +338,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stopPrefetch", NULL, prefetch_stop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmOpenPieces", NULL, gcm_open_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  size_t count = sizeof props / sizeof props[0];
+  /* gcmOpenPieces is last: left out when built without OpenSSL's headers. */
+  CHECK(napi_define_properties(env, exports, gcm_available() ? count : count - 1, props));
   return exports;
 }
 

@@ -1,10 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, fchmodSync, fchownSync, futimesSync, lutimesSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fchmodSync, fchownSync, futimesSync, lutimesSync } from "node:fs";
 import { CofferError } from "../core/errors.js";
 import { setAfterCollect } from "../core/gc.js";
+import { loadAddon } from "../core/native-addon.js";
 import { strictUtf8 } from "./tree.js";
 
 /**
@@ -39,30 +37,12 @@ export interface NativeFs {
 /** An opaque handle of a running prefetch. */
 export type PrefetchHandle = { readonly __prefetch: unique symbol };
 
-const ADDON = join("build", "Release", "coffer_native.node");
-
 /**
- * Loads the addon from the package root (found by walking up from this file, which may sit in
- * src/, dist/src/ or another build directory), or returns undefined. COFFER_NATIVE=0 disables
- * it, so the fallback can be tested.
+ * The addon's file-system functions (core/native-addon.ts finds and loads it), or undefined
+ * without it. COFFER_NATIVE=0 disables it, so the fallback can be tested.
  */
 export function loadNative(): NativeFs | undefined {
-  if (process.env.COFFER_NATIVE === "0") return undefined;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, ADDON);
-    if (existsSync(candidate)) {
-      try {
-        return createRequire(import.meta.url)(candidate) as NativeFs;
-      } catch {
-        return undefined; // built for another Node ABI or platform
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
+  return loadAddon() as NativeFs | undefined;
 }
 
 /** Seconds as a double, the form fs.utimes takes. */

@@ -1,0 +1,89 @@
+/*
+ * gcmOpenPieces(key, sealed, scratch, sink) -> boolean
+ *
+ * Opens an AES-256-GCM blob as coffer stores it (12-byte nonce, ciphertext, 16-byte tag):
+ * the ciphertext is decrypted a piece of scratch.length bytes at a time into `scratch`, and
+ * sink(n) is called after each piece with the number of bytes written there (the piece is
+ * valid until the next call). Returns whether the tag authenticated the whole. Node's
+ * decipher.update returns a new buffer for every piece, which a check worker allocated by the
+ * megabyte between collections; this allocates nothing per piece.
+ *
+ * OpenSSL is the one node itself is built with: its headers come with node's, and its symbols
+ * are exported by the node binary the addon is loaded into.
+ */
+#include "aead.h"
+#include <stdint.h>
+#if defined(__has_include)
+#if __has_include(<openssl/evp.h>)
+#define COFFER_HAVE_OPENSSL 1
+#endif
+#endif
+
+#ifdef COFFER_HAVE_OPENSSL
+#include <openssl/evp.h>
+
+#define NONCE 12
+#define TAG 16
+
+static int bytes_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
+  napi_typedarray_type type;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
+  *data = p;
+  return 1;
+}
+
+int gcm_available(void) { return 1; }
+
+napi_value gcm_open_pieces(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  uint8_t *key, *sealed, *scratch;
+  size_t key_len, sealed_len, scratch_len;
+  napi_valuetype sink_type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 || !bytes_of(env, argv[0], &key, &key_len) || key_len != 32 ||
+      !bytes_of(env, argv[1], &sealed, &sealed_len) || sealed_len < NONCE + TAG || !bytes_of(env, argv[2], &scratch, &scratch_len) || scratch_len == 0 ||
+      scratch_len > INT32_MAX || napi_typeof(env, argv[3], &sink_type) != napi_ok || sink_type != napi_function) {
+    napi_throw_type_error(env, NULL, "gcmOpenPieces(key: 32 bytes, sealed: Uint8Array of at least 28 bytes, scratch: Uint8Array, sink: function)");
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, NULL, "gcmOpenPieces: OpenSSL could not start AES-256-GCM");
+    return NULL;
+  }
+  size_t end = sealed_len - TAG;
+  napi_value global;
+  napi_get_global(env, &global);
+  for (size_t o = NONCE; o < end;) {
+    size_t n = end - o < scratch_len ? end - o : scratch_len;
+    int out = 0;
+    if (EVP_DecryptUpdate(ctx, scratch, &out, sealed + o, (int)n) != 1) {
+      EVP_CIPHER_CTX_free(ctx);
+      napi_throw_error(env, NULL, "gcmOpenPieces: OpenSSL failed to decrypt");
+      return NULL;
+    }
+    napi_value count, ignored;
+    napi_create_int32(env, out, &count);
+    if (napi_call_function(env, global, argv[3], 1, &count, &ignored) != napi_ok) {
+      EVP_CIPHER_CTX_free(ctx);
+      return NULL; /* the sink threw: its exception propagates */
+    }
+    o += n;
+  }
+  int out = 0;
+  int ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, sealed + end) == 1 && EVP_DecryptFinal_ex(ctx, scratch, &out) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
+  return r;
+}
+
+#else
+/* Node's headers without OpenSSL's: the addon builds without gcmOpenPieces (crypto/aead.ts uses Node's). */
+int gcm_available(void) { return 0; }
+napi_value gcm_open_pieces(napi_env env, napi_callback_info info) { return NULL; }
+#endif
