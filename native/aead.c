@@ -1,5 +1,5 @@
 /*
- * gcmOpenPieces(key, sealed, scratch, sink) -> boolean
+ * gcmOpenPieces(key, sealed, scratch, sink) -> boolean (and gcmSealPieces, below)
  *
  * Opens an AES-256-GCM blob as coffer stores it (12-byte nonce, ciphertext, 16-byte tag):
  * the ciphertext is decrypted a piece of scratch.length bytes at a time into `scratch`, and
@@ -82,8 +82,64 @@ napi_value gcm_open_pieces(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/*
+ * gcmSealPieces(key, nonce, plain, scratch, sink, tag) -> undefined
+ *
+ * Seals `plain` with AES-256-GCM under `nonce` (12 bytes) a piece of scratch.length bytes at a
+ * time: each piece of ciphertext goes into `scratch` and sink(n) is called with its length;
+ * the 16-byte tag is written into `tag` at the end. The caller stores nonce, ciphertext and
+ * tag in that order (the format of coffer's sealed bytes). Nothing is allocated per blob.
+ */
+napi_value gcm_seal_pieces(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  uint8_t *key, *nonce, *plain, *scratch, *tag;
+  size_t key_len, nonce_len, plain_len, scratch_len, tag_len;
+  napi_valuetype sink_type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 || !bytes_of(env, argv[0], &key, &key_len) || key_len != 32 ||
+      !bytes_of(env, argv[1], &nonce, &nonce_len) || nonce_len != NONCE || !bytes_of(env, argv[2], &plain, &plain_len) ||
+      !bytes_of(env, argv[3], &scratch, &scratch_len) || scratch_len == 0 || scratch_len > INT32_MAX || napi_typeof(env, argv[4], &sink_type) != napi_ok ||
+      sink_type != napi_function || !bytes_of(env, argv[5], &tag, &tag_len) || tag_len != TAG) {
+    napi_throw_type_error(env, NULL, "gcmSealPieces(key: 32 bytes, nonce: 12 bytes, plain: Uint8Array, scratch: Uint8Array, sink: function, tag: 16 bytes)");
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, NULL, "gcmSealPieces: OpenSSL could not start AES-256-GCM");
+    return NULL;
+  }
+  napi_value global;
+  napi_get_global(env, &global);
+  for (size_t o = 0; o < plain_len;) {
+    size_t n = plain_len - o < scratch_len ? plain_len - o : scratch_len;
+    int out = 0;
+    if (EVP_EncryptUpdate(ctx, scratch, &out, plain + o, (int)n) != 1) {
+      EVP_CIPHER_CTX_free(ctx);
+      napi_throw_error(env, NULL, "gcmSealPieces: OpenSSL failed to encrypt");
+      return NULL;
+    }
+    napi_value count, ignored;
+    napi_create_int32(env, out, &count);
+    if (napi_call_function(env, global, argv[4], 1, &count, &ignored) != napi_ok) {
+      EVP_CIPHER_CTX_free(ctx);
+      return NULL; /* the sink threw: its exception propagates */
+    }
+    o += n;
+  }
+  int out = 0;
+  int ok = EVP_EncryptFinal_ex(ctx, scratch, &out) == 1 && out == 0 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, tag) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) {
+    napi_throw_error(env, NULL, "gcmSealPieces: OpenSSL failed to finish AES-256-GCM");
+    return NULL;
+  }
+  return NULL;
+}
+
 #else
 /* Node's headers without OpenSSL's: the addon builds without gcmOpenPieces (crypto/aead.ts uses Node's). */
 int gcm_available(void) { return 0; }
 napi_value gcm_open_pieces(napi_env env, napi_callback_info info) { return NULL; }
+napi_value gcm_seal_pieces(napi_env env, napi_callback_info info) { return NULL; }
 #endif

@@ -3,8 +3,9 @@
 #define COFFER_AEAD_H
 #include <node_api.h>
 
-/* 1 when built with OpenSSL's headers (gcmOpenPieces is then registered). */
+/* 1 when built with OpenSSL's headers (gcmOpenPieces and gcmSealPieces are then registered). */
 int gcm_available(void);
 napi_value gcm_open_pieces(napi_env env, napi_callback_info info);
+napi_value gcm_seal_pieces(napi_env env, napi_callback_info info);
 
 #endif

@@ -14,7 +14,7 @@
  *
  *   prefetchTree, prefetchStatus, stopPrefetch: see prefetch.c.
  *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold), trimMalloc(): see malloc-tune.c.
- *   gcmOpenPieces(key, sealed, scratch, sink): see aead.c.
+ *   gcmOpenPieces(key, sealed, scratch, sink), gcmSealPieces(...): see aead.c.
  *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
@@ -339,10 +339,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenPieces", NULL, gcm_open_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmSealPieces", NULL, gcm_seal_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   size_t count = sizeof props / sizeof props[0];
-  /* gcmOpenPieces is last: left out when built without OpenSSL's headers. */
-  CHECK(napi_define_properties(env, exports, gcm_available() ? count : count - 1, props));
+  /* The gcm functions are last: left out when built without OpenSSL's headers. */
+  CHECK(napi_define_properties(env, exports, gcm_available() ? count : count - 2, props));
   return exports;
 }
 

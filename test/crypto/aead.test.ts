@@ -59,3 +59,45 @@ describe("AesGcmCrypter.openPieces", () => {
     assert.equal(opened(native, sealed, 1000).plain.length, 10_000);
   });
 });
+
+describe("AesGcmCrypter.sealTo", () => {
+  const key = randomBytes(32);
+  const native = new AesGcmCrypter(key);
+  const node = new AesGcmCrypter(key, { native: false });
+
+  /** The sealed bytes `sealTo` hands out, copied (its parts are valid only during the call). */
+  function sealedTo(c: AesGcmCrypter, plain: Uint8Array): { sealed: Buffer; parts: number } {
+    const parts: Buffer[] = [];
+    const n = c.sealTo(plain, (p) => parts.push(Buffer.from(p)));
+    const sealed = Buffer.concat(parts);
+    assert.equal(n, sealed.length);
+    return { sealed, parts: parts.length };
+  }
+
+  it("uses the native addon's AES-256-GCM where it is built", () => {
+    assert.equal(typeof loadAddon()?.gcmSealPieces, "function");
+  });
+
+  for (const size of [0, 1, 5000, 1024 * 1024, 2.5 * 1024 * 1024]) {
+    it(`seals ${size} bytes into what either path opens, nonce, ciphertext in megabyte pieces, then the tag`, () => {
+      const plain = randomBytes(size);
+      const { sealed, parts } = sealedTo(native, plain);
+      assert.equal(sealed.length, size + native.overhead);
+      assert.equal(parts, 2 + Math.ceil(size / (1024 * 1024)));
+      assert.deepEqual(node.open(sealed, "the blob"), plain);
+      assert.deepEqual(native.open(sealed, "the blob"), plain);
+      assert.deepEqual(opened(native, sealed, 64 * 1024).plain, plain);
+      assert.deepEqual(native.open(sealedTo(node, plain).sealed, "the blob"), plain);
+    });
+  }
+
+  it("draws a new nonce for every blob, and a changed byte fails to open", () => {
+    const plain = randomBytes(3000);
+    const a = sealedTo(native, plain).sealed;
+    const b = sealedTo(native, plain).sealed;
+    assert.notDeepEqual(a.subarray(0, 12), b.subarray(0, 12));
+    const bad = Buffer.from(a);
+    bad[bad.length - 1]! ^= 1;
+    assert.throws(() => node.open(bad, "the blob"), /failed authentication/);
+  });
+});
