@@ -37,6 +37,41 @@ static int bytes_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
 
 int gcm_available(void) { return 1; }
 
+/* A context for AES-256-GCM under key and nonce (encrypt 1 or 0), or NULL with a JS exception pending. */
+static EVP_CIPHER_CTX *start_gcm(napi_env env, int encrypt, const uint8_t *key, const uint8_t *nonce, const char *fails) {
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx != NULL && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, encrypt) == 1) return ctx;
+  EVP_CIPHER_CTX_free(ctx);
+  napi_throw_error(env, NULL, fails);
+  return NULL;
+}
+
+typedef int (*gcm_update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int);
+
+/*
+ * Runs `update` (EVP_EncryptUpdate or EVP_DecryptUpdate) over in[0, len) a piece of scratch_len
+ * bytes at a time into scratch, calling sink(n) after each piece. Returns 0 with a JS exception
+ * pending when OpenSSL fails or the sink throws; the caller then frees ctx and returns NULL.
+ */
+static int run_pieces(napi_env env, EVP_CIPHER_CTX *ctx, gcm_update update, const uint8_t *in, size_t len, uint8_t *scratch, size_t scratch_len, napi_value sink,
+                      const char *fails) {
+  napi_value global;
+  napi_get_global(env, &global);
+  for (size_t o = 0; o < len;) {
+    size_t n = len - o < scratch_len ? len - o : scratch_len;
+    int out = 0;
+    if (update(ctx, scratch, &out, in + o, (int)n) != 1) {
+      napi_throw_error(env, NULL, fails);
+      return 0;
+    }
+    napi_value count, ignored;
+    napi_create_int32(env, out, &count);
+    if (napi_call_function(env, global, sink, 1, &count, &ignored) != napi_ok) return 0; /* the sink threw: its exception propagates */
+    o += n;
+  }
+  return 1;
+}
+
 napi_value gcm_open_pieces(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -49,30 +84,12 @@ napi_value gcm_open_pieces(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "gcmOpenPieces(key: 32 bytes, sealed: Uint8Array of at least 28 bytes, scratch: Uint8Array, sink: function)");
     return NULL;
   }
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (ctx == NULL || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    napi_throw_error(env, NULL, "gcmOpenPieces: OpenSSL could not start AES-256-GCM");
-    return NULL;
-  }
+  EVP_CIPHER_CTX *ctx = start_gcm(env, 0, key, sealed, "gcmOpenPieces: OpenSSL could not start AES-256-GCM");
+  if (ctx == NULL) return NULL;
   size_t end = sealed_len - TAG;
-  napi_value global;
-  napi_get_global(env, &global);
-  for (size_t o = NONCE; o < end;) {
-    size_t n = end - o < scratch_len ? end - o : scratch_len;
-    int out = 0;
-    if (EVP_DecryptUpdate(ctx, scratch, &out, sealed + o, (int)n) != 1) {
-      EVP_CIPHER_CTX_free(ctx);
-      napi_throw_error(env, NULL, "gcmOpenPieces: OpenSSL failed to decrypt");
-      return NULL;
-    }
-    napi_value count, ignored;
-    napi_create_int32(env, out, &count);
-    if (napi_call_function(env, global, argv[3], 1, &count, &ignored) != napi_ok) {
-      EVP_CIPHER_CTX_free(ctx);
-      return NULL; /* the sink threw: its exception propagates */
-    }
-    o += n;
+  if (!run_pieces(env, ctx, EVP_DecryptUpdate, sealed + NONCE, end - NONCE, scratch, scratch_len, argv[3], "gcmOpenPieces: OpenSSL failed to decrypt")) {
+    EVP_CIPHER_CTX_free(ctx);
+    return NULL;
   }
   int out = 0;
   int ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, sealed + end) == 1 && EVP_DecryptFinal_ex(ctx, scratch, &out) == 1;
@@ -103,29 +120,11 @@ napi_value gcm_seal_pieces(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "gcmSealPieces(key: 32 bytes, nonce: 12 bytes, plain: Uint8Array, scratch: Uint8Array, sink: function, tag: 16 bytes)");
     return NULL;
   }
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1) {
+  EVP_CIPHER_CTX *ctx = start_gcm(env, 1, key, nonce, "gcmSealPieces: OpenSSL could not start AES-256-GCM");
+  if (ctx == NULL) return NULL;
+  if (!run_pieces(env, ctx, EVP_EncryptUpdate, plain, plain_len, scratch, scratch_len, argv[4], "gcmSealPieces: OpenSSL failed to encrypt")) {
     EVP_CIPHER_CTX_free(ctx);
-    napi_throw_error(env, NULL, "gcmSealPieces: OpenSSL could not start AES-256-GCM");
     return NULL;
-  }
-  napi_value global;
-  napi_get_global(env, &global);
-  for (size_t o = 0; o < plain_len;) {
-    size_t n = plain_len - o < scratch_len ? plain_len - o : scratch_len;
-    int out = 0;
-    if (EVP_EncryptUpdate(ctx, scratch, &out, plain + o, (int)n) != 1) {
-      EVP_CIPHER_CTX_free(ctx);
-      napi_throw_error(env, NULL, "gcmSealPieces: OpenSSL failed to encrypt");
-      return NULL;
-    }
-    napi_value count, ignored;
-    napi_create_int32(env, out, &count);
-    if (napi_call_function(env, global, argv[4], 1, &count, &ignored) != napi_ok) {
-      EVP_CIPHER_CTX_free(ctx);
-      return NULL; /* the sink threw: its exception propagates */
-    }
-    o += n;
   }
   int out = 0;
   int ok = EVP_EncryptFinal_ex(ctx, scratch, &out) == 1 && out == 0 && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, tag) == 1;
