@@ -1,4 +1,7 @@
-import { loadNative } from "../snapshot/native.js";
+import { loadAddon } from "../core/native-addon.js";
+
+/** native/malloc-tune.c: glibc malloc's arena count and mmap and trim thresholds; false where not glibc. */
+type TuneMalloc = (arenaMax: number, mmapThreshold: number, trimThreshold: number) => boolean;
 
 /** Blocks of this size or more are mapped on their own and given back when freed. */
 export const MMAP_THRESHOLD = 256 * 1024;
@@ -14,5 +17,6 @@ export const ARENA_MAX = 2;
  * Returns whether the limits were set (false without the native addon or without glibc).
  */
 export function tuneProcessMemory(): boolean {
-  return loadNative()?.tuneMalloc?.(ARENA_MAX, MMAP_THRESHOLD, TRIM_THRESHOLD) ?? false;
+  const tune = loadAddon()?.tuneMalloc as TuneMalloc | undefined;
+  return tune?.(ARENA_MAX, MMAP_THRESHOLD, TRIM_THRESHOLD) ?? false;
 }

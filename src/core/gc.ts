@@ -1,5 +1,6 @@
 import v8 from "node:v8";
 import vm from "node:vm";
+import { loadAddon } from "./native-addon.js";
 
 /**
  * A full garbage collection, now. V8 frees dead Buffers (off its heap) and promoted garbage
@@ -34,12 +35,13 @@ export function collectYoungGarbage(): void {
 let afterCollect: (() => void) | undefined;
 
 /**
- * Runs `fn` after each collection made here. A worker thread passes the native addon's
- * trimMalloc: what a collection frees is mostly Buffers, whose memory the C allocator keeps
- * resident until asked to give it back.
+ * For a worker thread: after each collection made here, give the memory of the Buffers it
+ * freed back to the system (the native addon's trimMalloc, glibc's malloc_trim), where the C
+ * allocator would otherwise keep it resident. Nothing without the addon; `null` turns it off
+ * (tests pass their own function).
  */
-export function setAfterCollect(fn: (() => void) | undefined): void {
-  afterCollect = fn;
+export function trimAfterCollections(trim: (() => unknown) | null = (loadAddon()?.trimMalloc as (() => boolean) | undefined) ?? null): void {
+  afterCollect = trim ? () => void trim() : undefined;
 }
 
 v8.setFlagsFromString("--expose-gc");

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { collectGarbage, collectYoungGarbage } from "../core/gc.js";
+import { collectGarbage, collectYoungGarbage, trimAfterCollections } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { CofferError } from "../core/errors.js";
 import { decodeJsonFile } from "../repository/file-codec.js";
@@ -11,7 +11,6 @@ import type { CheckWorkerInit, FromCheckWorker, ReadIndex, SummarizeTrees, ToChe
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
 import { summarizeTrees, type VerifyOptions, verifyPack } from "./verify-pack.js";
 import { idKeyOf } from "../repository/blob-id.js";
-import { trimAfterCollections } from "../snapshot/native.js";
 
 /**
  * A `check` worker: all the CPU-heavy work of verifying packs (SHA-256 of every byte, the
@@ -26,11 +25,13 @@ const port = parentPort!;
 const PIECE = 1024 * 1024;
 
 /**
- * Opening a blob allocates its plaintext in small pieces (BlobVerifier), which V8 frees only
+ * Opening a blob allocates its plaintext in small pieces (BlobVerifier) where Node's decipher
+ * is used (without the native addon's), and tree blobs are decoded whole; V8 frees them only
  * when it collects. Those pieces die young, so a minor collection (a scavenge of a small young
  * generation: well under a millisecond) every 4 MiB opened frees them and keeps the worker's
  * memory flat; a full collection costs tens of milliseconds and runs only after every 4096
- * trees summarised, whose decoded objects outlive a scavenge.
+ * trees summarised, whose decoded objects outlive a scavenge. After each, the C allocator
+ * gives freed pages back (trimAfterCollections).
  */
 trimAfterCollections();
 let sinceCollect = 0;

@@ -2,7 +2,7 @@ import { CofferError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { Warning } from "../core/warning.js";
 import { type BlobEntry, type BlobType, decodeBlob } from "../repository/blob.js";
-import { PackBuilder } from "../repository/pack.js";
+import { encodeHeader, PackBuilder } from "../repository/pack.js";
 import { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import type { PrunePlan } from "./prune-plan.js";
@@ -27,7 +27,7 @@ export async function repack(repo: Repository, plan: PrunePlan, newPacks: Map<st
     if (b.count === 0) return;
     const p = b.finish(repo.crypter);
     newPacks.set(p.id, p.entries);
-    await saver.addPack(p.id, p.bytes, p.entries);
+    await saver.addPack(p.id, p.bytes, encodeHeader(p.entries));
   };
   let bytesDone = 0;
   try {

@@ -2,7 +2,7 @@ import type { BlobEntry, BlobType } from "./blob.js";
 import { buildIndexFile } from "./index-file.js";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import type { GrowableBytes } from "./growable-bytes.js";
-import { decodeHeader, encodeHeader, memoryPack, PackStreamWriter } from "./pack.js";
+import { decodeHeader, memoryPack, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -69,7 +69,7 @@ export class PackSaver {
     this.#streams.delete(type);
     const p = st.pack.finish(this.repo.crypter);
     st.file.commit(p.id);
-    await this.recordSavedPack(p.id, p.size, decodeHeader(p.header, `pack ${p.id.slice(0, 8)}`));
+    await this.recordSavedPack(p.id, p.size, p.header);
   }
 
   async #finish(type: BlobType): Promise<void> {
@@ -77,7 +77,7 @@ export class PackSaver {
     if (!b) return;
     this.#builders.delete(type);
     const p = b.pack.finish(this.repo.crypter);
-    await this.addPack(p.id, b.bytes.view(), decodeHeader(p.header, `pack ${p.id.slice(0, 8)}`));
+    await this.addPack(p.id, b.bytes.view(), p.header);
   }
 
   /**
@@ -92,21 +92,20 @@ export class PackSaver {
     return true;
   }
 
-  /** Uploads a finished pack (in the background, bounded), then indexes it. */
-  async addPack(id: string, bytes: Buffer, entries: BlobEntry[]): Promise<void> {
+  /**
+   * Uploads a finished pack (in the background, bounded), then indexes it. `header` is its
+   * entries encoded as in the pack's header (PackStreamWriter.finish, encodeHeader).
+   */
+  async addPack(id: string, bytes: Buffer, header: Buffer): Promise<void> {
     this.#throwIfFailed();
-    for (const e of entries) {
-      this.repo.index.add(id, e);
-      this.#pending.delete(e.id.toString("hex"));
-    }
+    const entries = this.#register(id, header);
     this.bytesAdded += bytes.length;
-    this.blobsAdded += entries.length;
     while (this.#uploads.size >= this.#maxUploads()) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     const up = this.repo
       .savePack(id, bytes, entries.every((e) => e.type === "tree") ? "tree" : undefined)
       .then(async () => {
-        await this.#indexLater(id, entries);
+        await this.#indexLater(id, header, entries.length);
       })
       .catch((err) => {
         this.#error ??= err;
@@ -115,22 +114,29 @@ export class PackSaver {
     this.#uploads.add(up);
   }
 
-  /** Indexes a pack that was already saved durably elsewhere (a worker thread). */
-  async recordSavedPack(id: string, size: number, entries: BlobEntry[]): Promise<void> {
+  /** Indexes a pack that was already saved durably elsewhere (a worker thread); `header` as in addPack. */
+  async recordSavedPack(id: string, size: number, header: Buffer): Promise<void> {
     this.#throwIfFailed();
+    const entries = this.#register(id, header);
+    this.bytesAdded += size;
+    await this.#indexLater(id, header, entries.length);
+  }
+
+  /** Puts a new pack's blobs in the in-memory index (they are no longer pending); returns them. */
+  #register(id: string, header: Buffer): BlobEntry[] {
+    const entries = decodeHeader(header, `pack ${id.slice(0, 8)}`);
     for (const e of entries) {
       this.repo.index.add(id, e);
       this.#pending.delete(e.id.toString("hex"));
     }
-    this.bytesAdded += size;
     this.blobsAdded += entries.length;
-    await this.#indexLater(id, entries);
+    return entries;
   }
 
   /** Notes a saved pack for the next index file; writes one at a checkpoint. */
-  async #indexLater(id: string, entries: BlobEntry[]): Promise<void> {
-    this.#unindexed.set(id, encodeHeader(entries));
-    this.#unindexedBlobs += entries.length;
+  async #indexLater(id: string, header: Buffer, blobs: number): Promise<void> {
+    this.#unindexed.set(id, header);
+    this.#unindexedBlobs += blobs;
     if (this.#unindexed.size >= (this.opts.checkpointPacks ?? 32) || this.#unindexedBlobs >= (this.opts.checkpointBlobs ?? CHECKPOINT_BLOBS)) await this.#writeIndex();
   }
 

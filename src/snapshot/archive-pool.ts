@@ -3,7 +3,6 @@ import { Worker } from "node:worker_threads";
 import { CofferError } from "../core/errors.js";
 import { keepYoungGenerationSmall } from "../core/gc.js";
 import { stopError } from "../repository/lock.js";
-import { decodeHeader } from "../repository/pack.js";
 import type { PackSaver } from "../repository/pack-saver.js";
 import type { Repository } from "../repository/repository.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
@@ -186,16 +185,14 @@ export class ArchivePool {
       }
       case "pack": {
         const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-        const entries = decodeHeader(Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), `pack ${m.id.slice(0, 8)}`);
-        this.saver.addPack(m.id, bytes, entries).then(
+        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength)).then(
           () => this.#post(st, { t: "packAck" }),
           (err) => this.#fail(err),
         );
         return;
       }
       case "packSaved": {
-        const entries = decodeHeader(Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), `pack ${m.id.slice(0, 8)}`);
-        this.saver.recordSavedPack(m.id, m.size, entries).catch((err) => this.#fail(err));
+        this.saver.recordSavedPack(m.id, m.size, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength)).catch((err) => this.#fail(err));
         return;
       }
       case "done": {

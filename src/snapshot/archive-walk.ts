@@ -1,6 +1,6 @@
 import { readlinkSync } from "node:fs";
 import { lstat } from "node:fs/promises";
-import { CofferError, ioError } from "../core/errors.js";
+import { ioError } from "../core/errors.js";
 import { collectGarbageIfGrown } from "../core/gc.js";
 import type { Progress } from "../core/progress.js";
 import type { Warning } from "../core/warning.js";

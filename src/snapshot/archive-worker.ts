@@ -3,14 +3,13 @@ import { parentPort, workerData } from "node:worker_threads";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import { FastCdc } from "../chunker/fastcdc.js";
 import { isCofferError } from "../core/errors.js";
-import { collectGarbage } from "../core/gc.js";
+import { collectGarbage, trimAfterCollections } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId, idKeyOf } from "../repository/blob-id.js";
 import { compressInto } from "../repository/compress-into.js";
 import type { GrowableBytes } from "../repository/growable-bytes.js";
 import { memoryPack, PackStreamWriter } from "../repository/pack.js";
 import type { FileOutcome, FromWorker, JobFile, ToWorker, WorkerInit } from "./archive-protocol.js";
-import { trimAfterCollections } from "./native.js";
 
 /**
  * A backup worker: reads files, cuts them into chunks, hashes them, and compresses, seals

@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { fchmodSync, fchownSync, futimesSync, lutimesSync } from "node:fs";
 import { CofferError } from "../core/errors.js";
-import { setAfterCollect } from "../core/gc.js";
 import { loadAddon } from "../core/native-addon.js";
 import { strictUtf8 } from "./tree.js";
 
@@ -28,10 +27,6 @@ export interface NativeFs {
   /** warm: the job stopped early because its first entries needed no disk reads; reads: block reads (512-byte units) the listing caused. */
   prefetchStatus?(h: PrefetchHandle): { entries: number; dirs: number; done: boolean; warm: boolean; reads: number };
   stopPrefetch?(h: PrefetchHandle): void;
-  /** Sets glibc malloc's arena count and mmap and trim thresholds (native/malloc-tune.c); false where not glibc. */
-  tuneMalloc?(arenaMax: number, mmapThreshold: number, trimThreshold: number): boolean;
-  /** Gives the C allocator's free pages back to the system (malloc_trim); false where nothing was given back or not glibc. */
-  trimMalloc?(): boolean;
 }
 
 /** An opaque handle of a running prefetch. */
@@ -98,11 +93,3 @@ export function makeFifo(native: NativeFs | undefined, abs: Buffer, mode: number
   if (r.status !== 0) throw new CofferError("UNSUPPORTED", `mkfifo failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
 }
 
-/**
- * For a worker thread: after each garbage collection made through core/gc.ts, give the
- * memory of the Buffers it freed back to the system (the addon's trimMalloc), where the C
- * allocator would otherwise keep it resident. Nothing without the addon.
- */
-export function trimAfterCollections(trim: (() => boolean) | undefined = loadNative()?.trimMalloc): void {
-  setAfterCollect(trim ? () => void trim() : undefined);
-}

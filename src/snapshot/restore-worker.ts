@@ -1,10 +1,10 @@
 import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { collectGarbageIfGrown, collectYoungGarbage } from "../core/gc.js";
+import { collectGarbageIfGrown, collectYoungGarbage, trimAfterCollections } from "../core/gc.js";
 import { crypterFromKey } from "../crypto/aead.js";
 import { blobId, idKeyOf } from "../repository/blob-id.js";
 import { BlobOpener } from "../repository/blob-opener.js";
-import { applyFdMeta, loadNative, trimAfterCollections } from "./native.js";
+import { applyFdMeta, loadNative } from "./native.js";
 import { BLOB_FIELDS, MAX_RANGE, type FileMeta, type FromRestoreWorker, type RestoreWorkerInit, TARGET_FIELDS, type ToRestoreWorker, type VerifyFile, type VerifyOutcome, type WriteJob, type WriteOutcome } from "./restore-protocol.js";
 import { createFileNoFollow, openForReadNoFollow, openForWriteNoFollow } from "./safe-path.js";
 

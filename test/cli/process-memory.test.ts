@@ -4,7 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadNative } from "../../src/snapshot/native.js";
+import { loadAddon } from "../../src/core/native-addon.js";
+
+/** The addon's allocator functions (native/malloc-tune.c). */
+const addon = (): { tuneMalloc?: (arenaMax: number, mmap: number, trim: number) => boolean; trimMalloc?: () => boolean } | undefined =>
+  loadAddon() as ReturnType<typeof addon>;
 
 /**
  * In a child process: frees one 8 MiB block (glibc then raises its mmap threshold to 8 MiB),
@@ -51,7 +55,7 @@ const glibc = Boolean((process.report?.getReport() as { header?: { glibcVersionR
 
 describe("tuneProcessMemory", { skip: process.platform !== "linux" && "reads /proc/self/status" }, () => {
   it("is in the native addon", () => {
-    assert.equal(typeof loadNative()?.tuneMalloc, "function");
+    assert.equal(typeof addon()?.tuneMalloc, "function");
   });
 
   it("gives freed megabyte blocks back to the system, which glibc's defaults keep resident", { skip: !glibc && "glibc only" }, () => {
@@ -63,16 +67,15 @@ describe("tuneProcessMemory", { skip: process.platform !== "linux" && "reads /pr
   });
 
   it("refuses arguments that are not positive integers", () => {
-    const native = loadNative();
+    const native = addon();
     assert.throws(() => native?.tuneMalloc?.(0, 1, 1), /positive integer/);
   });
 });
 
 describe("trimAfterCollections", () => {
   it("has each collection made through core/gc.ts give freed C memory back", async () => {
-    const { collectGarbage, setAfterCollect } = await import("../../src/core/gc.js");
-    const { trimAfterCollections } = await import("../../src/snapshot/native.js");
-    const native = loadNative();
+    const { collectGarbage, trimAfterCollections } = await import("../../src/core/gc.js");
+    const native = addon();
     assert.equal(typeof native?.trimMalloc, "function");
     let trims = 0;
     const trim = native!.trimMalloc!;
@@ -84,7 +87,7 @@ describe("trimAfterCollections", () => {
       collectGarbage();
       assert.equal(trims, 1);
     } finally {
-      setAfterCollect(undefined);
+      trimAfterCollections(null);
     }
   });
 });
