@@ -4,7 +4,9 @@
  * Opens an AES-256-GCM blob as coffer stores it (12-byte nonce, ciphertext, 16-byte tag):
  * the ciphertext is decrypted a piece of scratch.length bytes at a time into `scratch`, and
  * sink(n) is called after each piece with the number of bytes written there (the piece is
- * valid until the next call). Returns whether the tag authenticated the whole. Node's
+ * valid until the next call). The sink may be undefined when scratch holds the whole plaintext
+ * (one piece, written in place: how small blobs are opened). Returns whether the tag
+ * authenticated the whole. Node's
  * decipher.update returns a new buffer for every piece, which a check worker allocated by the
  * megabyte between collections; this allocates nothing per piece.
  *
@@ -55,6 +57,10 @@ typedef int (*gcm_update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsign
  */
 static int run_pieces(napi_env env, EVP_CIPHER_CTX *ctx, gcm_update update, const uint8_t *in, size_t len, uint8_t *scratch, size_t scratch_len, napi_value sink,
                       const char *fails) {
+  if (len > 0 && scratch_len < len && sink == NULL) {
+    napi_throw_type_error(env, NULL, "without a sink, scratch must hold the whole");
+    return 0;
+  }
   napi_value global;
   napi_get_global(env, &global);
   for (size_t o = 0; o < len;) {
@@ -64,10 +70,11 @@ static int run_pieces(napi_env env, EVP_CIPHER_CTX *ctx, gcm_update update, cons
       napi_throw_error(env, NULL, fails);
       return 0;
     }
+    o += n;
+    if (sink == NULL) continue;
     napi_value count, ignored;
     napi_create_int32(env, out, &count);
     if (napi_call_function(env, global, sink, 1, &count, &ignored) != napi_ok) return 0; /* the sink threw: its exception propagates */
-    o += n;
   }
   return 1;
 }
@@ -78,16 +85,16 @@ napi_value gcm_open_pieces(napi_env env, napi_callback_info info) {
   uint8_t *key, *sealed, *scratch;
   size_t key_len, sealed_len, scratch_len;
   napi_valuetype sink_type;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 || !bytes_of(env, argv[0], &key, &key_len) || key_len != 32 ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || !bytes_of(env, argv[0], &key, &key_len) || key_len != 32 ||
       !bytes_of(env, argv[1], &sealed, &sealed_len) || sealed_len < NONCE + TAG || !bytes_of(env, argv[2], &scratch, &scratch_len) || scratch_len == 0 ||
-      scratch_len > INT32_MAX || napi_typeof(env, argv[3], &sink_type) != napi_ok || sink_type != napi_function) {
-    napi_throw_type_error(env, NULL, "gcmOpenPieces(key: 32 bytes, sealed: Uint8Array of at least 28 bytes, scratch: Uint8Array, sink: function)");
+      scratch_len > INT32_MAX || napi_typeof(env, argv[3], &sink_type) != napi_ok || (sink_type != napi_function && sink_type != napi_undefined)) {
+    napi_throw_type_error(env, NULL, "gcmOpenPieces(key: 32 bytes, sealed: Uint8Array of at least 28 bytes, scratch: Uint8Array, sink: function or undefined)");
     return NULL;
   }
   EVP_CIPHER_CTX *ctx = start_gcm(env, 0, key, sealed, "gcmOpenPieces: OpenSSL could not start AES-256-GCM");
   if (ctx == NULL) return NULL;
   size_t end = sealed_len - TAG;
-  if (!run_pieces(env, ctx, EVP_DecryptUpdate, sealed + NONCE, end - NONCE, scratch, scratch_len, argv[3], "gcmOpenPieces: OpenSSL failed to decrypt")) {
+  if (!run_pieces(env, ctx, EVP_DecryptUpdate, sealed + NONCE, end - NONCE, scratch, scratch_len, sink_type == napi_function ? argv[3] : NULL, "gcmOpenPieces: OpenSSL failed to decrypt")) {
     EVP_CIPHER_CTX_free(ctx);
     return NULL;
   }
@@ -105,7 +112,8 @@ napi_value gcm_open_pieces(napi_env env, napi_callback_info info) {
  * Seals `plain` with AES-256-GCM under `nonce` (12 bytes) a piece of scratch.length bytes at a
  * time: each piece of ciphertext goes into `scratch` and sink(n) is called with its length;
  * the 16-byte tag is written into `tag` at the end. The caller stores nonce, ciphertext and
- * tag in that order (the format of coffer's sealed bytes). Nothing is allocated per blob.
+ * tag in that order (the format of coffer's sealed bytes). Nothing is allocated per blob. As for
+ * opening, the sink may be undefined when scratch holds the whole ciphertext.
  */
 napi_value gcm_seal_pieces(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -116,13 +124,13 @@ napi_value gcm_seal_pieces(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 || !bytes_of(env, argv[0], &key, &key_len) || key_len != 32 ||
       !bytes_of(env, argv[1], &nonce, &nonce_len) || nonce_len != NONCE || !bytes_of(env, argv[2], &plain, &plain_len) ||
       !bytes_of(env, argv[3], &scratch, &scratch_len) || scratch_len == 0 || scratch_len > INT32_MAX || napi_typeof(env, argv[4], &sink_type) != napi_ok ||
-      sink_type != napi_function || !bytes_of(env, argv[5], &tag, &tag_len) || tag_len != TAG) {
-    napi_throw_type_error(env, NULL, "gcmSealPieces(key: 32 bytes, nonce: 12 bytes, plain: Uint8Array, scratch: Uint8Array, sink: function, tag: 16 bytes)");
+      (sink_type != napi_function && sink_type != napi_undefined) || !bytes_of(env, argv[5], &tag, &tag_len) || tag_len != TAG) {
+    napi_throw_type_error(env, NULL, "gcmSealPieces(key: 32 bytes, nonce: 12 bytes, plain: Uint8Array, scratch: Uint8Array, sink: function or undefined, tag: 16 bytes)");
     return NULL;
   }
   EVP_CIPHER_CTX *ctx = start_gcm(env, 1, key, nonce, "gcmSealPieces: OpenSSL could not start AES-256-GCM");
   if (ctx == NULL) return NULL;
-  if (!run_pieces(env, ctx, EVP_EncryptUpdate, plain, plain_len, scratch, scratch_len, argv[4], "gcmSealPieces: OpenSSL failed to encrypt")) {
+  if (!run_pieces(env, ctx, EVP_EncryptUpdate, plain, plain_len, scratch, scratch_len, sink_type == napi_function ? argv[4] : NULL, "gcmSealPieces: OpenSSL failed to encrypt")) {
     EVP_CIPHER_CTX_free(ctx);
     return NULL;
   }

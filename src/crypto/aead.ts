@@ -3,9 +3,9 @@ import { CofferError } from "../core/errors.js";
 import { loadAddon } from "../core/native-addon.js";
 
 /** The addon's AES-256-GCM opening in pieces into one buffer (native/aead.c); see AesGcmCrypter.openPieces. */
-type GcmOpenPieces = (key: Uint8Array, sealed: Uint8Array, scratch: Uint8Array, sink: (n: number) => void) => boolean;
+type GcmOpenPieces = (key: Uint8Array, sealed: Uint8Array, scratch: Uint8Array, sink?: (n: number) => void) => boolean;
 /** The addon's AES-256-GCM sealing in pieces into one buffer (native/aead.c); see AesGcmCrypter.sealTo. */
-type GcmSealPieces = (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, scratch: Uint8Array, sink: (n: number) => void, tag: Uint8Array) => void;
+type GcmSealPieces = (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, scratch: Uint8Array, sink: ((n: number) => void) | undefined, tag: Uint8Array) => void;
 
 /** Ciphertext a native seal hands to the sink at a time (a write each, for a local pack). */
 const SEAL_PIECE = 1024 * 1024;
@@ -57,8 +57,19 @@ export class AesGcmCrypter implements Crypter {
     this.#gcmSeal = addon?.gcmSealPieces as GcmSealPieces | undefined;
   }
 
+  /**
+   * With the native addon, the ciphertext is written in place in the result: Node's cipher
+   * object costs more to set up than sealing a tree blob does (a third of the main thread's
+   * sealing time in a backup).
+   */
   seal(plain: Uint8Array): Buffer {
     const nonce = this.#nonce();
+    if (this.#gcmSeal && plain.length > 0) {
+      const out = Buffer.allocUnsafe(NONCE + plain.length + TAG);
+      nonce.copy(out, 0);
+      this.#gcmSeal(this.#key, nonce, plain, out.subarray(NONCE, NONCE + plain.length), undefined, out.subarray(NONCE + plain.length));
+      return out;
+    }
     const c = createCipheriv("aes-256-gcm", this.#key, nonce);
     const out = Buffer.allocUnsafe(NONCE + plain.length + TAG);
     nonce.copy(out, 0);
@@ -104,8 +115,16 @@ export class AesGcmCrypter implements Crypter {
     return n;
   }
 
+  /** With the native addon, into the result in place (see `seal`). */
   open(sealed: Uint8Array, what: string): Buffer {
     if (sealed.length < NONCE + TAG) throw new CofferError("CORRUPT", `${what} is too short to be valid.`, { what });
+    if (this.#gcm && sealed.length > NONCE + TAG) {
+      const plain = Buffer.allocUnsafe(sealed.length - NONCE - TAG);
+      if (!this.#gcm(this.#key, sealed, plain)) {
+        throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+      }
+      return plain;
+    }
     const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     const d = createDecipheriv("aes-256-gcm", this.#key, b.subarray(0, NONCE));
     d.setAuthTag(b.subarray(b.length - TAG));

@@ -101,3 +101,41 @@ describe("AesGcmCrypter.sealTo", () => {
     assert.throws(() => node.open(bad, "the blob"), /failed authentication/);
   });
 });
+
+describe("AesGcmCrypter.seal and open", () => {
+  const key = randomBytes(32);
+  const native = new AesGcmCrypter(key);
+  const node = new AesGcmCrypter(key, { native: false });
+
+  for (const size of [0, 1, 15, 16, 17, 4096, 100_003]) {
+    it(`agree with Node's cipher both ways for ${size} bytes, in place`, () => {
+      const plain = randomBytes(size);
+      const byNative = native.seal(plain);
+      const byNode = node.seal(plain);
+      assert.equal(byNative.length, size + native.overhead);
+      assert.deepEqual(node.open(byNative, "the blob"), plain);
+      assert.deepEqual(native.open(byNode, "the blob"), plain);
+      assert.deepEqual(native.open(byNative, "the blob"), plain);
+    });
+  }
+
+  it("refuses a flipped byte anywhere, another key and short input when opening natively", () => {
+    const sealed = native.seal(randomBytes(700));
+    for (const at of [0, 11, 12, 300, sealed.length - 16, sealed.length - 1]) {
+      const bad = Buffer.from(sealed);
+      bad[at]! ^= 0x80;
+      assert.throws(() => native.open(bad, "tree 1a2b"), /tree 1a2b failed authentication/);
+    }
+    assert.throws(() => new AesGcmCrypter(randomBytes(32)).open(sealed, "the blob"), /failed authentication/);
+    assert.throws(() => native.open(sealed.subarray(0, 20), "the blob"), /too short/);
+  });
+
+  it("the addon refuses a scratch too small for the whole when no sink is given", () => {
+    const addon = loadAddon()!;
+    const sealed = native.seal(randomBytes(100));
+    const open = addon.gcmOpenPieces as (k: Uint8Array, s: Uint8Array, scratch: Uint8Array, sink?: unknown) => boolean;
+    assert.throws(() => open(key, sealed, Buffer.alloc(50)), /scratch must hold the whole/);
+    const whole = Buffer.alloc(100);
+    assert.equal(open(key, sealed, whole), true);
+  });
+});
