@@ -13,6 +13,7 @@ import type { Repository } from "../repository/repository.js";
 import { ArchivePool } from "./archive-pool.js";
 import { ArchiveWalk, type Trie } from "./archive-walk.js";
 import { startMetadataPrefetch } from "./metadata-prefetch.js";
+import { dropPrelisted, startPrelist, stopPrelist } from "./prelist.js";
 import type { FilterOptions } from "./filters.js";
 import { NameLookup } from "./names.js";
 import { ParentTrees } from "./parent-trees.js";
@@ -79,7 +80,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     warnings.push(w);
     opts.onWarning?.(w);
   };
-  const roots = await resolveRoots(opts.paths, opts.substitutes);
+  // Listings read ahead while the key was derived (prepareBackup) wait for the walk.
+  stopPrelist();
+  const roots = await resolveRoots(opts.paths, opts.substitutes).catch((err: unknown) => {
+    dropPrelisted();
+    throw err;
+  });
   // The tree's metadata is read ahead while the lock, the index and the parent are loaded.
   const stopPrefetch = startMetadataPrefetch(roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes));
   const host = opts.host ?? osHostname();
@@ -177,6 +183,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     }
   } finally {
     stopPrefetch();
+    dropPrelisted();
     await lock?.release();
   }
 }
@@ -248,14 +255,22 @@ function parentTrees(repo: Repository, parent: SnapshotWithId | undefined): Pare
 }
 
 /**
- * Call before opening the repository for a backup that will likely have a parent snapshot:
- * the thread that reads the parent's trees ahead starts while the key is derived, instead
- * of after. Unused (no parent, or a small one), it is stopped when the backup starts;
- * `cancel` stops it when no backup follows (the repository could not be opened).
+ * Call before opening the repository for a backup of `paths`, to use the time the key takes
+ * to derive: the thread that reads a parent snapshot's trees ahead starts (unused without a
+ * parent, or with a small one, it is stopped when the backup starts), and the main thread,
+ * idle meanwhile, lists the paths' directories ahead of the walk (prelist.ts; a `force`
+ * backup, which reads every file, gains little from either and may skip this). `cancel`
+ * undoes both when no backup follows (the repository could not be opened).
  */
-export function prepareBackup(): { cancel(): Promise<void> } {
+export function prepareBackup(paths: readonly string[] = []): { cancel(): Promise<void> } {
   prestartTreePrefetch();
-  return { cancel: discardTreePrefetch };
+  startPrelist(paths.map((p) => resolvePath(p)));
+  return {
+    cancel: () => {
+      dropPrelisted();
+      return discardTreePrefetch();
+    },
+  };
 }
 
 /** A given file that is a live SQLite database read as a plain file gets the SQLITE_WAL warning. */

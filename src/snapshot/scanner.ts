@@ -5,6 +5,7 @@ import { CofferError, ioError, sysCode } from "../core/errors.js";
 import type { Warning } from "../core/warning.js";
 import { mapLimit } from "../repository/map-limit.js";
 import { type EntryStat, type ListedEntry, statNumber } from "./entry-stat.js";
+import { childPath } from "./child-path.js";
 import {
   CACHEDIR_SIGNATURE,
   CACHEDIR_TAG,
@@ -256,7 +257,7 @@ export class Scanner {
         const name = names[i] as Buffer;
         const str = decode ? name.toString("utf8") : "";
         if (patterns && this.excludedByPattern(st, str)) continue;
-        const path = join(st.dir, name);
+        const path = childPath(st.dir, name);
         const l = listed?.[i];
         const stat = l ? (l.stat ?? this.lstatFailed(path, l.error)) : this.lstatEntrySync(sync, path);
         if (stat !== undefined) this.keep(st, ignore, name, str, path, stat, kept);
@@ -267,7 +268,7 @@ export class Scanner {
     for (const name of names) {
       const str = decode ? name.toString("utf8") : "";
       if (patterns && this.excludedByPattern(st, str)) continue;
-      candidates.push({ name, str, path: join(st.dir, name) });
+      candidates.push({ name, str, path: childPath(st.dir, name) });
     }
     return mapLimit(candidates, LSTAT_CONCURRENCY, (c) => this.lstatEntry(c.path)).then((stats) => {
       candidates.forEach((c, i) => {
@@ -358,7 +359,7 @@ export class Scanner {
   private async cacheDirOnly(dir: Buffer, names: Buffer[]): Promise<Buffer[]> {
     const tag = names.find((n) => n.equals(CACHEDIR_TAG_NAME));
     if (tag === undefined) return names;
-    const path = join(dir, tag);
+    const path = childPath(dir, tag);
     try {
       // lstat first: reading a FIFO named CACHEDIR.TAG would block.
       if (!(await this.fs.lstat(path)).isFile()) return names;
@@ -385,7 +386,7 @@ export class Scanner {
     if (present.length === 0) return st.ignore;
     const rules: string[] = [];
     for (const ign of present) {
-      const path = join(st.dir, ign);
+      const path = childPath(st.dir, ign);
       try {
         if (!(await this.fs.lstat(path)).isFile()) continue;
         rules.push(...rerootIgnoreRules((await this.fs.readFile(path)).toString("utf8"), st.rel));
@@ -429,15 +430,6 @@ function sortByName(entries: ListedEntry[]): void {
     for (; j >= 0 && Buffer.compare((entries[j] as ListedEntry).name, e.name) > 0; j--) entries[j + 1] = entries[j] as ListedEntry;
     entries[j + 1] = e;
   }
-}
-
-function join(dir: Buffer, name: Buffer): Buffer {
-  if (dir.length === 1 && dir[0] === SLASH) return Buffer.concat([dir, name]);
-  const out = Buffer.allocUnsafe(dir.length + 1 + name.length);
-  dir.copy(out, 0);
-  out[dir.length] = SLASH;
-  name.copy(out, dir.length + 1);
-  return out;
 }
 
 function show(p: Buffer): string {

@@ -58,7 +58,7 @@ export const backupCommand = defineCommand<BackupOpts>({
     // A missing path must not create the default repository (or anything else).
     if (source !== undefined) await checkSource(source);
     else await checkPaths(paths);
-    const prepared = opts.force ? undefined : prepareBackup();
+    const prepared = opts.force ? undefined : prepareBackup(source === undefined ? paths : []);
     const repo = await openRepo(ctx, { create: !opts.dryRun }).catch(async (err: unknown) => {
       await prepared?.cancel();
       throw err;
