@@ -13,6 +13,7 @@
  *       below and in src/snapshot/entry-stat.ts). An entry whose lstat fails carries its errno.
  *
  *   prefetchTree, prefetchStatus, stopPrefetch: see prefetch.c.
+ *   listAhead, takeListed, stopListAhead, listAheadStatus: see list-ahead.c.
  *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold), trimMalloc(): see malloc-tune.c.
  *   gcmOpenPieces(key, sealed, scratch, sink), gcmSealPieces(...): see aead.c.
  *
@@ -36,6 +37,8 @@
 #include "aead.h"
 #include "malloc-tune.h"
 #include "prefetch.h"
+#include "list-ahead.h"
+#include "scan-records.h"
 
 #define CHECK(call)                                                  \
   do {                                                               \
@@ -223,26 +226,7 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
 }
 
 
-/* One record per entry: 12 little-endian int64 (dev, ino, mode, nlink, uid, gid, rdev, size,
- * atime ns, mtime ns, ctime ns, errno of its lstat or 0), the name's length (uint32), the name,
- * zero bytes to the next multiple of 8. */
-#define SCAN_FIELDS 12
-struct grow {
-  char *p;
-  size_t len, cap;
-};
-static int grow_to(struct grow *g, size_t more) {
-  if (g->len + more <= g->cap) return 0;
-  size_t cap = g->cap ? g->cap * 2 : 16384;
-  while (cap < g->len + more) cap *= 2;
-  char *p = realloc(g->p, cap);
-  if (!p) return -1;
-  g->p = p;
-  g->cap = cap;
-  return 0;
-}
-static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000LL + (int64_t)t.tv_nsec; }
-
+/* The listing's layout: scan-records.h. */
 static napi_value js_scandir(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -254,59 +238,13 @@ static napi_value js_scandir(napi_env env, napi_callback_info info) {
   char *path = path_arg(env, argv[0]);
   if (!path) return NULL;
   int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
-  if (!d) {
-    int err = errno;
-    if (dfd >= 0) close(dfd);
-    napi_value r = throw_errno(env, err, "scandir", path);
+  if (dfd < 0) {
+    napi_value r = throw_errno(env, errno, "scandir", path);
     free(path);
     return r;
   }
   struct grow g = {0};
-  struct dirent *e;
-  int failed = 0;
-  for (;;) {
-    errno = 0;
-    e = readdir(d);
-    if (!e) {
-      failed = errno;
-      break;
-    }
-    const char *n = e->d_name;
-    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-    size_t nl = strlen(n);
-    size_t rec = SCAN_FIELDS * 8 + 4 + nl;
-    rec = (rec + 7) & ~(size_t)7;
-    if (grow_to(&g, rec) != 0) {
-      failed = ENOMEM;
-      break;
-    }
-    int64_t f[SCAN_FIELDS] = {0};
-    struct stat st;
-    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      f[0] = (int64_t)st.st_dev;
-      f[1] = (int64_t)st.st_ino;
-      f[2] = (int64_t)st.st_mode;
-      f[3] = (int64_t)st.st_nlink;
-      f[4] = (int64_t)st.st_uid;
-      f[5] = (int64_t)st.st_gid;
-      f[6] = (int64_t)st.st_rdev;
-      f[7] = (int64_t)st.st_size;
-      f[8] = ns_of(st.st_atim);
-      f[9] = ns_of(st.st_mtim);
-      f[10] = ns_of(st.st_ctim);
-    } else {
-      f[11] = errno;
-    }
-    char *at = g.p + g.len;
-    memcpy(at, f, sizeof f);
-    uint32_t l32 = (uint32_t)nl;
-    memcpy(at + SCAN_FIELDS * 8, &l32, 4);
-    memcpy(at + SCAN_FIELDS * 8 + 4, n, nl);
-    memset(at + SCAN_FIELDS * 8 + 4 + nl, 0, rec - (SCAN_FIELDS * 8 + 4 + nl));
-    g.len += rec;
-  }
-  closedir(d);
+  int failed = scan_records(dfd, &g);
   if (failed) {
     free(g.p);
     napi_value r = throw_errno(env, failed, "scandir", path);
@@ -336,6 +274,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"prefetchTree", NULL, prefetch_tree, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchStatus", NULL, prefetch_status, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopPrefetch", NULL, prefetch_stop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listAhead", NULL, list_ahead_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"takeListed", NULL, list_ahead_take, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopListAhead", NULL, list_ahead_stop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listAheadStatus", NULL, list_ahead_status, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenPieces", NULL, gcm_open_pieces, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -13,7 +13,7 @@ import type { Repository } from "../repository/repository.js";
 import { ArchivePool } from "./archive-pool.js";
 import { ArchiveWalk, type Trie } from "./archive-walk.js";
 import { startMetadataPrefetch } from "./metadata-prefetch.js";
-import { dropPrelisted, startPrelist, stopPrelist } from "./prelist.js";
+import { startListAhead, stopListAhead } from "./list-ahead.js";
 import type { FilterOptions } from "./filters.js";
 import { NameLookup } from "./names.js";
 import { ParentTrees } from "./parent-trees.js";
@@ -80,12 +80,12 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     warnings.push(w);
     opts.onWarning?.(w);
   };
-  // Listings read ahead while the key was derived (prepareBackup) wait for the walk.
-  stopPrelist();
   const roots = await resolveRoots(opts.paths, opts.substitutes).catch((err: unknown) => {
-    dropPrelisted();
+    stopListAhead();
     throw err;
   });
+  // Directories are listed ahead of the walk (started by prepareBackup, or now).
+  startListAhead(roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes));
   // The tree's metadata is read ahead while the lock, the index and the parent are loaded.
   const stopPrefetch = startMetadataPrefetch(roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes));
   const host = opts.host ?? osHostname();
@@ -183,7 +183,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     }
   } finally {
     stopPrefetch();
-    dropPrelisted();
+    stopListAhead();
     await lock?.release();
   }
 }
@@ -257,17 +257,17 @@ function parentTrees(repo: Repository, parent: SnapshotWithId | undefined): Pare
 /**
  * Call before opening the repository for a backup of `paths`, to use the time the key takes
  * to derive: the thread that reads a parent snapshot's trees ahead starts (unused without a
- * parent, or with a small one, it is stopped when the backup starts), and the main thread,
- * idle meanwhile, lists the paths' directories ahead of the walk (prelist.ts; a `force`
- * backup, which reads every file, gains little from either and may skip this). `cancel`
- * undoes both when no backup follows (the repository could not be opened).
+ * parent, or with a small one, it is stopped when the backup starts), and so does the one
+ * that lists the paths' directories ahead of the walk (list-ahead.ts; a `force` backup,
+ * which reads every file, gains little from either and may skip this). `cancel` stops both
+ * when no backup follows (the repository could not be opened).
  */
 export function prepareBackup(paths: readonly string[] = []): { cancel(): Promise<void> } {
   prestartTreePrefetch();
-  startPrelist(paths.map((p) => resolvePath(p)));
+  startListAhead(paths.map((p) => Buffer.from(resolvePath(p))));
   return {
     cancel: () => {
-      dropPrelisted();
+      stopListAhead();
       return discardTreePrefetch();
     },
   };

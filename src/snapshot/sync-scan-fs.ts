@@ -1,18 +1,18 @@
 import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { type ListedEntry, parseListing } from "./entry-stat.js";
 import { loadNative } from "./native.js";
-import { takePrelisted } from "./prelist.js";
+import { takeListed } from "./list-ahead.js";
 import type { ScanFs } from "./scanner.js";
 
 let scandir: ((dir: Buffer) => Buffer) | undefined | null = null;
 
 /**
- * The addon's listing of `dir` (read ahead while the key was derived, or now), or undefined
+ * The addon's listing of `dir` (made ahead by its list-ahead thread, or now), or undefined
  * without the addon (loaded on first use).
  */
 function list(dir: Buffer): ListedEntry[] | undefined {
   if (scandir === null) scandir = loadNative()?.scandir ?? undefined;
-  return scandir ? parseListing(takePrelisted(dir) ?? scandir(dir), dir) : undefined;
+  return scandir ? parseListing(takeListed(dir) ?? scandir(dir), dir) : undefined;
 }
 
 /**
