@@ -167,23 +167,6 @@ export function parseListing(listing: Buffer, dir: Buffer): ListedEntry[] {
   return out;
 }
 
-/**
- * The names of a listing's subdirectories on device `dev` (lstat'ed without error), in the
- * listing's order, read straight from its bytes: what a read-ahead of the tree descends into.
- */
-export function listedSubdirs(listing: Buffer, dev: bigint): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at + NAME_AT <= listing.length; ) {
-    const len = listing.readUInt32LE(at + NAME_LEN_AT);
-    const isDir = (listing.readUInt32LE(at + AT.mode) & constants.S_IFMT) === constants.S_IFDIR;
-    if (isDir && listing.readInt32LE(at + ERRNO_AT) === 0 && listing.readBigInt64LE(at + AT.dev) === dev) {
-      out.push(listing.subarray(at + NAME_AT, at + NAME_AT + len));
-    }
-    at += (NAME_AT + len + 7) & ~7;
-  }
-  return out;
-}
-
 /** The error fs.lstatSync would have thrown (same code, errno and message). */
 function lstatError(errno: number, dir: Buffer, name: Buffer): NodeJS.ErrnoException {
   const [code, description] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, "unknown error"];
