@@ -61,6 +61,7 @@ typedef struct {
   char *cursor;        /* the last path taken (NULL before the first) */
   size_t cursor_len;
   bool stop;
+  bool waiting;  /* the thread waits for room */
   bool finished; /* the thread has ended */
   int refs;      /* the thread while it runs + the JS handle */
 } ahead_t;
@@ -154,7 +155,13 @@ static void *run(void *arg) {
   ahead_t *a = arg;
   pthread_mutex_lock(&a->mu);
   for (;;) {
-    while (!a->stop && a->n > 0 && a->held >= a->max) pthread_cond_wait(&a->cv, &a->mu);
+    if (!a->stop && a->n > 0 && a->held >= a->max) {
+      /* Woken once half the bound is free again (takeListed), not for every listing taken:
+       * a wake-up per directory cost the walk's thread more than the listing it saved. */
+      a->waiting = true;
+      while (!a->stop && a->held > a->max / 2) pthread_cond_wait(&a->cv, &a->mu);
+      a->waiting = false;
+    }
     if (a->stop || a->n == 0) break;
     todo_t t = a->stack[--a->n];
     /* Passed by the walk: a subtree it has left needs nothing; one it is inside needs listing
@@ -332,14 +339,18 @@ napi_value list_ahead_take(napi_env env, napi_callback_info info) {
     a->held -= found->len + found->path_len + sizeof *found;
   }
   if (!a->head) a->tail = NULL;
+  char *old_cursor = a->cursor;
   if (cursor) {
     memcpy(cursor, dir, dir_len);
-    free(a->cursor);
     a->cursor = cursor;
     a->cursor_len = dir_len;
+  } else {
+    old_cursor = NULL;
   }
-  pthread_cond_broadcast(&a->cv);
+  bool wake = a->waiting && a->held <= a->max / 2;
   pthread_mutex_unlock(&a->mu);
+  if (wake) pthread_cond_signal(&a->cv);
+  free(old_cursor);
   free_items(dropped);
   napi_value out;
   if (!found) {
