@@ -31,8 +31,9 @@ describe("coffer over rest: and rclone:", { skip: HAVE_RCLONE ? false : "rclone 
       assert.equal(r.code, 0, `${argv.join(" ")}:\n${r.err}`);
     }
     const target = join(sb.dir, "restored");
-    const r = await cli(["-r", repo, "restore", "latest", "--target", target]);
+    const r = await cli(["-r", repo, "-v", "restore", "latest", "--target", target]);
     assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /packs are fetched through the main thread: V8's memory-saving mode is off for this restore/);
     assert.deepEqual(digestTree(join(target, sb.src)), digestTree(sb.src));
   });
 
