@@ -310,6 +310,18 @@ static ahead_t *ahead_arg(napi_env env, napi_value v) {
   return a;
 }
 
+/* The handle a call was given first, or NULL with an exception pending. */
+static ahead_t *ahead_of_call(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "expected a handle from listAhead");
+    return NULL;
+  }
+  return ahead_arg(env, argv[0]);
+}
+
 napi_value list_ahead_take(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -369,10 +381,7 @@ napi_value list_ahead_take(napi_env env, napi_callback_info info) {
 }
 
 napi_value list_ahead_stop(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  ahead_t *a = argc < 1 ? NULL : ahead_arg(env, argv[0]);
+  ahead_t *a = ahead_of_call(env, info);
   if (!a) return NULL;
   pthread_mutex_lock(&a->mu);
   a->stop = true;
@@ -386,10 +395,7 @@ napi_value list_ahead_stop(napi_env env, napi_callback_info info) {
 }
 
 napi_value list_ahead_status(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  ahead_t *a = argc < 1 ? NULL : ahead_arg(env, argv[0]);
+  ahead_t *a = ahead_of_call(env, info);
   if (!a) return NULL;
   pthread_mutex_lock(&a->mu);
   int64_t listed = 0;
