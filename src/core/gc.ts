@@ -63,10 +63,10 @@ export function keepYoungGenerationSmall(): void {
 /**
  * Leaves V8's memory-saving mode (`--optimize-for-size`, which bin/coffer.js sets for every
  * command), in this thread and in worker threads started later. In that mode V8 collects
- * more often and compacts each time; a restore from a repository that is not a local
- * directory, whose main thread receives every byte of pack data, spent a fifth of its time in those collections (S3 on
- * loopback, restored to tmpfs: 11.7-13.9 s with it, 9.5-10.6 s without, for 15 MB more at
- * the peak; docs/performance.md).
+ * more often and compacts each time. A restore from a repository that is not a local
+ * directory, whose main thread receives every byte of pack data, spent a fifth of its time
+ * in those collections (S3 on loopback, restored to tmpfs: 11.7-13.9 s with it, 9.5-10.6 s
+ * without, for 15 MB more at the peak; docs/performance.md).
  */
 export function favourSpeedOverMemory(): void {
   v8.setFlagsFromString("--no-optimize-for-size");

@@ -37,8 +37,9 @@ export function startListAhead(paths: readonly Buffer[]): void {
  * The listing of `dir` made ahead (in the layout of the addon's `scandir`), given out once,
  * or undefined when the thread has not made it (or none runs): the caller lists it itself.
  * A listing is at most as old as the thread is ahead of the walk: the walk is not an atomic
- * view of a live tree either, and a file's content is checked against its listed size and
- * times when it is read.
+ * view of a live tree either. A file that changes after it was listed is still checked for
+ * changes while it is read, and its node keeps the listed times, so the next backup reads
+ * it again.
  */
 export function takeListed(dir: Buffer): Buffer | undefined {
   if (!running) return undefined;
