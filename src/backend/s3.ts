@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { CofferError } from "../core/errors.js";
 import {
@@ -21,6 +22,13 @@ import { isPermanentS3Error, s3Error, s3Status } from "./s3-error.js";
 import { formatS3Location, type S3Location } from "./s3-url.js";
 
 type Sdk = typeof import("@aws-sdk/client-s3");
+
+/**
+ * The SDK is CommonJS: `require` loads it in 140-180 ms here, `import()` in 245-270 ms (an
+ * ES module importing CommonJS first scans each file for its exports), a tenth of an
+ * unchanged backup to S3.
+ */
+const requireHere = createRequire(import.meta.url);
 
 export interface S3Options extends S3Location {
   /** Bucket in the path (`host/bucket/key`) rather than the host name; default: true with an endpoint, false for AWS. */
@@ -245,7 +253,10 @@ export class S3Backend implements Backend {
   }
 
   #sdk(): Promise<{ sdk: Sdk; client: S3Client }> {
-    this.#client ??= import("@aws-sdk/client-s3").then((sdk) => ({ sdk, client: this.#makeClient(sdk) }));
+    this.#client ??= Promise.resolve().then(() => {
+      const sdk = requireHere("@aws-sdk/client-s3") as Sdk;
+      return { sdk, client: this.#makeClient(sdk) };
+    });
     return this.#client;
   }
 
