@@ -38,6 +38,9 @@ export interface Crypter {
 const NONCE = 12;
 const TAG = 16;
 
+const tooShort = (what: string): CofferError => new CofferError("CORRUPT", `${what} is too short to be valid.`, { what });
+const authFailed = (what: string): CofferError => new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+
 export class AesGcmCrypter implements Crypter {
   readonly encrypted = true;
   readonly overhead = NONCE + TAG;
@@ -117,11 +120,11 @@ export class AesGcmCrypter implements Crypter {
 
   /** With the native addon, into the result in place (see `seal`). */
   open(sealed: Uint8Array, what: string): Buffer {
-    if (sealed.length < NONCE + TAG) throw new CofferError("CORRUPT", `${what} is too short to be valid.`, { what });
+    if (sealed.length < NONCE + TAG) throw tooShort(what);
     if (this.#gcm && sealed.length > NONCE + TAG) {
       const plain = Buffer.allocUnsafe(sealed.length - NONCE - TAG);
       if (!this.#gcm(this.#key, sealed, plain)) {
-        throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+        throw authFailed(what);
       }
       return plain;
     }
@@ -132,7 +135,7 @@ export class AesGcmCrypter implements Crypter {
     try {
       d.final();
     } catch {
-      throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+      throw authFailed(what);
     }
     return plain;
   }
@@ -143,12 +146,12 @@ export class AesGcmCrypter implements Crypter {
    * check worker allocated by the megabyte between collections. Without it, through Node.
    */
   openPieces(sealed: Uint8Array, what: string, piece: number, sink: (plain: Buffer) => void): void {
-    if (sealed.length < NONCE + TAG) throw new CofferError("CORRUPT", `${what} is too short to be valid.`, { what });
+    if (sealed.length < NONCE + TAG) throw tooShort(what);
     if (this.#gcm) {
       if (this.#scratch.length !== piece) this.#scratch = Buffer.allocUnsafeSlow(piece);
       const scratch = this.#scratch;
       if (!this.#gcm(this.#key, sealed, scratch, (n) => sink(scratch.subarray(0, n)))) {
-        throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+        throw authFailed(what);
       }
       return;
     }
@@ -159,7 +162,7 @@ export class AesGcmCrypter implements Crypter {
     try {
       d.final();
     } catch {
-      throw new CofferError("CORRUPT", `${what} failed authentication (damaged, or written with another key).`, { what });
+      throw authFailed(what);
     }
   }
 

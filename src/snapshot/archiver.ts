@@ -84,10 +84,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     stopListAhead();
     throw err;
   });
+  const dirRoots = roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes);
   // Directories are listed ahead of the walk (started by prepareBackup, or now).
-  startListAhead(roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes));
+  startListAhead(dirRoots);
   // The tree's metadata is read ahead while the lock, the index and the parent are loaded.
-  const stopPrefetch = startMetadataPrefetch(roots.filter((r) => r.stat.isDirectory()).map((r) => r.bytes));
+  const stopPrefetch = startMetadataPrefetch(dirRoots);
   const host = opts.host ?? osHostname();
   let lock: Lock | undefined;
   try {

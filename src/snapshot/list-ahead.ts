@@ -1,5 +1,5 @@
-import { posix } from "node:path";
 import { loadNative } from "./native.js";
+import { normalizeRoot } from "./scanner.js";
 
 /** The addon's list-ahead thread (native/list-ahead.c). */
 type Handle = { readonly __listAhead: unique symbol };
@@ -16,7 +16,7 @@ let running: { addon: ListAheadAddon; handle: Handle; taken: number; missed: num
 
 /**
  * Starts listing the trees of `paths` (absolute; those that are not directories are left
- * out) on a thread of the native addon, ahead of a backup's walk, in the walk's order: see
+ * out; spelled as the walk spells a root, see scanner.ts normalizeRoot) on a thread of the native addon, ahead of a backup's walk, in the walk's order: see
  * native/list-ahead.c. A backup's walk spent a fifth of its thread's time listing
  * directories and lstat-ing their entries; the thread does it beside the walk (and, started
  * before the repository is opened, while the key is derived), and the walk takes each
@@ -29,7 +29,7 @@ export function startListAhead(paths: readonly Buffer[]): void {
   if (running) return;
   const addon = loadNative() as Partial<ListAheadAddon> | undefined;
   if (!addon?.listAhead || !addon.takeListed || !addon.stopListAhead) return;
-  const roots = paths.map((p) => Buffer.from(normalized(p.toString("latin1")), "latin1"));
+  const roots = paths.filter((p) => p[0] === 0x2f).map(normalizeRoot); // relative: the walk refuses them
   running = { addon: addon as ListAheadAddon, handle: addon.listAhead(roots, MAX_BYTES), taken: 0, missed: 0 };
 }
 
@@ -49,14 +49,13 @@ export function takeListed(dir: Buffer): Buffer | undefined {
   return listing;
 }
 
-/** Stops the thread and frees what it listed; returns how many listings were taken and missed. */
-export function stopListAhead(): { taken: number; missed: number } {
+/** Stops the thread and frees what it listed. */
+export function stopListAhead(): void {
   const r = running;
   running = undefined;
-  if (!r) return { taken: 0, missed: 0 };
+  if (!r) return;
   r.addon.stopListAhead(r.handle);
   last = { taken: r.taken, missed: r.missed };
-  return last;
 }
 
 let last = { taken: 0, missed: 0 };
@@ -64,10 +63,4 @@ let last = { taken: 0, missed: 0 };
 /** Whether a list-ahead runs, and what the last one stopped gave the walk (for tests). */
 export function listAheadState(): { running: boolean; last: { taken: number; missed: number } } {
   return { running: running !== undefined, last };
-}
-
-/** As the walk spells the path of a root (scanner.ts normalizeRoot; latin1 maps bytes 1:1). */
-function normalized(p: string): string {
-  const s = posix.normalize(p);
-  return s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s;
 }

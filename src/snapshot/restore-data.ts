@@ -5,6 +5,7 @@ import { collectGarbageIfGrown } from "../core/gc.js";
 import type { IndexedBlob } from "../repository/master-index.js";
 import { PackBlocks } from "../repository/pack-blocks.js";
 import { BLOB_FIELDS, type FileMeta, MAX_RANGE, TARGET_FIELDS, type VerifyFile } from "./restore-protocol.js";
+import type { Repository } from "../repository/repository.js";
 import type { RestorePool } from "./restore-pool.js";
 import type { FileJob, Need, PreparedFiles, TargetWriter } from "./restore-target.js";
 
@@ -25,6 +26,14 @@ import type { FileJob, Need, PreparedFiles, TargetWriter } from "./restore-targe
 const GAP = 1024 * 1024;
 /** Pack blocks kept in memory when the main thread fetches ranges (a remote repository). */
 const REMOTE_BLOCK_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Whether a restore's pack bytes come through the main thread (every backend but a local
+ * directory, whose packs the workers read themselves).
+ */
+export function packsThroughMainThread(repo: Repository): boolean {
+  return repo.backend.localRoot?.() === undefined;
+}
 
 interface Range {
   pack: string;
@@ -56,7 +65,7 @@ export class DataWriter {
   ) {
     this.#slots = new Slots(pool.size * 2, opts.signal);
     this.#root = w.ctx.repo.backend.localRoot?.();
-    if (this.#root === undefined) {
+    if (packsThroughMainThread(w.ctx.repo)) {
       const ends = w.ctx.repo.index.packEnds();
       this.#blocks = new PackBlocks(w.ctx.repo.backend, (pack) => ends.get(pack) ?? 0, REMOTE_BLOCK_BYTES);
     }

@@ -408,8 +408,8 @@ function wrongScope(dir: Buffer): CofferError {
   return new CofferError("INVALID", `The scope passed to readDir does not belong to ${show(dir)}; pass the scope returned for its parent directory.`);
 }
 
-/** Absolute, without "." / ".." / duplicate or trailing slashes; bytes are kept as they are. */
-function normalizeRoot(root: Buffer): Buffer {
+/** Absolute, without "." / ".." / duplicate or trailing slashes; bytes are kept as they are: a root as the walk spells it. */
+export function normalizeRoot(root: Buffer): Buffer {
   if (root[0] !== SLASH) {
     throw new CofferError("INVALID", `The path ${show(root)} is not absolute; resolve it before scanning.`);
   }

@@ -2,6 +2,7 @@ import { CofferError } from "../../core/errors.js";
 import { favourSpeedOverMemory, keepYoungGenerationSmall } from "../../core/gc.js";
 import { shortId } from "../../core/hex.js";
 import type { OverwritePolicy } from "../../snapshot/restorer.js";
+import { packsThroughMainThread } from "../../snapshot/restore-data.js";
 import { findSnapshot } from "../../snapshot/snapshot-store.js";
 import { collect, defineCommand, InvalidArgumentError } from "../command.js";
 import { formatBytes, formatDuration } from "../format.js";
@@ -53,9 +54,8 @@ export const restoreCommand = defineCommand<RestoreOpts>({
     if (!opts.target && !opts.inPlace) throw new CofferError("USAGE", 'Name the directory to restore into with --target, e.g. "coffer restore latest --target /tmp/restore", or restore over the original paths with --in-place.');
     const [id, subPath] = splitRef(ref ?? "");
     const repo = await openRepo(ctx, { loadIndex: true });
-    // Unless the packs are files the workers read themselves, every byte of them passes the
-    // main thread (core/gc.ts).
-    if (repo.backend.localRoot?.() === undefined) {
+    // Every byte of such packs passes the main thread (core/gc.ts).
+    if (packsThroughMainThread(repo)) {
       favourSpeedOverMemory();
       printVerbose(ctx, "packs are fetched through the main thread: V8's memory-saving mode is off for this restore (faster, about 15 MB more memory)");
     }
