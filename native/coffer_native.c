@@ -16,6 +16,7 @@
  *   listAhead, takeListed, stopListAhead, listAheadStatus: see list-ahead.c.
  *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold), trimMalloc(): see malloc-tune.c.
  *   gcmOpenPieces(key, sealed, scratch, sink), gcmSealPieces(...): see aead.c.
+ *   scryptLanes(blocks, N, r, p, threads): see scrypt-lanes.c.
  *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
@@ -39,6 +40,7 @@
 #include "prefetch.h"
 #include "list-ahead.h"
 #include "scan-records.h"
+#include "scrypt-lanes.h"
 
 #define CHECK(call)                                                  \
   do {                                                               \
@@ -280,6 +282,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"listAheadStatus", NULL, list_ahead_status, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scryptLanes", NULL, scrypt_lanes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenPieces", NULL, gcm_open_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmSealPieces", NULL, gcm_seal_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
   };

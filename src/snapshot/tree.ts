@@ -198,7 +198,8 @@ export function encodeTree(t: Tree): Buffer {
 }
 
 export function decodeTree(b: Uint8Array): Tree {
-  const t = JSON.parse(Buffer.from(b).toString("utf8")) as Tree;
+  // A view, not Buffer.from(b): that copies the bytes first.
+  const t = JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8")) as Tree;
   if (!t || !Array.isArray(t.nodes)) throw new Error("not a tree");
   return t;
 }

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { isCofferError } from "../../src/core/errors.js";
-import { DEFAULT_KDF, TEST_KDF } from "../../src/crypto/kdf.js";
+import { DEFAULT_KDF, laneThreads, TEST_KDF } from "../../src/crypto/kdf.js";
 import { changePassword, listKeys, removeKey } from "../../src/repository/keys.js";
 import { Repository } from "../../src/repository/repository.js";
 import { saveLockFile } from "./lock-helpers.js";
@@ -70,14 +70,19 @@ test("an encrypted repository with no key files is WRONG_PASSWORD even when its 
   await assert.rejects(Repository.open(backend, { password: "one" }), (e) => isCofferError(e, "WRONG_PASSWORD") && /no key files/.test(e.message));
 });
 
-test("new keys use the default scrypt cost (32 MiB), and a key made with the older default (64 MiB) still opens", async () => {
+test("new keys use the default scrypt cost (16 MiB lanes, two at a time), and keys made with the older defaults still open", async () => {
   const backend = new MemoryBackend();
   const repo = await Repository.init(backend, { password: "now" });
   const key = await backend.load({ type: "key", name: repo.keyId! });
   const f = JSON.parse(key.toString()) as { N: number; r: number; p: number };
   assert.deepEqual({ N: f.N, r: f.r, p: f.p }, DEFAULT_KDF);
-  assert.equal(128 * DEFAULT_KDF.N * DEFAULT_KDF.r, 32 * 1024 * 1024);
-  await repo.addKey("before", { N: 1 << 16, r: 8, p: 1 });
-  const viaOld = await Repository.open(backend, { password: "before" });
-  assert.deepEqual(viaOld.masterKey(), repo.masterKey());
+  assert.equal(128 * DEFAULT_KDF.N * DEFAULT_KDF.r, 16 * 1024 * 1024);
+  // Two lanes at once where there are two cores: 32 MiB, as one lane of the previous default.
+  assert.equal(laneThreads(DEFAULT_KDF), Math.min(2, availableParallelism()));
+  assert.equal(laneThreads({ N: 1 << 15, r: 8, p: 3 }), 1);
+  for (const [password, params] of [["before", { N: 1 << 15, r: 8, p: 3 }], ["long before", { N: 1 << 16, r: 8, p: 1 }]] as const) {
+    await repo.addKey(password, params);
+    const viaOld = await Repository.open(backend, { password });
+    assert.deepEqual(viaOld.masterKey(), repo.masterKey());
+  }
 });
