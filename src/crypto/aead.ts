@@ -33,6 +33,13 @@ export interface Crypter {
    * call, and not yet authenticated), then the whole is authenticated as `open` does.
    */
   openPieces(sealed: Uint8Array, what: string, piece: number, sink: (plain: Buffer) => void): void;
+  /**
+   * Opens sealed bytes where they are, for a caller whose buffer they are and who has no
+   * further use for them: the plaintext is a view of `sealed`, whose ciphertext is gone (and
+   * which holds garbage when authentication fails: CofferError CORRUPT, as `open`). Undefined
+   * when this crypter cannot (without the native addon): use `open` or `openPieces`.
+   */
+  openInPlace(sealed: Uint8Array, what: string): Buffer | undefined;
 }
 
 const NONCE = 12;
@@ -166,6 +173,15 @@ export class AesGcmCrypter implements Crypter {
     }
   }
 
+  /** Through the addon's AES-256-GCM, which decrypts into the ciphertext's own bytes (OpenSSL allows that). */
+  openInPlace(sealed: Uint8Array, what: string): Buffer | undefined {
+    if (sealed.length < NONCE + TAG) throw tooShort(what);
+    if (!this.#gcm || sealed.length === NONCE + TAG) return undefined;
+    const plain = Buffer.from(sealed.buffer, sealed.byteOffset + NONCE, sealed.length - NONCE - TAG);
+    if (!this.#gcm(this.#key, sealed, plain)) throw authFailed(what);
+    return plain;
+  }
+
   /** The raw key, for handing to worker threads. */
   exportKey(): Buffer {
     return Buffer.from(this.#key);
@@ -188,6 +204,9 @@ export class NoneCrypter implements Crypter {
   openPieces(sealed: Uint8Array, _what: string, piece: number, sink: (plain: Buffer) => void): void {
     const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     for (let o = 0; o < b.length; o += piece) sink(b.subarray(o, o + piece));
+  }
+  openInPlace(sealed: Uint8Array): Buffer {
+    return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   }
 }
 

@@ -33,8 +33,17 @@ export function encodeBlob(plain: Uint8Array, crypter: Crypter, level: number): 
 
 /** Open, decompress and verify one blob against its id. */
 export function decodeBlob(stored: Uint8Array, e: Pick<BlobEntry, "id" | "compressed" | "rawLength" | "type">, crypter: Crypter, idKey: IdKey, where: string): Buffer {
-  const what = `${e.type} blob ${e.id.toString("hex").slice(0, 8)} in ${where}`;
-  const opened = crypter.open(stored, what);
+  const what = blobWhat(e, where);
+  return verifyOpened(crypter.open(stored, what), e, idKey, what);
+}
+
+/** How errors name a blob: `data blob 1a2b3c4d in pack 5e6f7a8b`. */
+export function blobWhat(e: Pick<BlobEntry, "id" | "type">, where: string): string {
+  return `${e.type} blob ${e.id.toString("hex").slice(0, 8)} in ${where}`;
+}
+
+/** The plaintext of an opened (decrypted) blob: decompressed when it is, and checked against its id. */
+export function verifyOpened(opened: Buffer, e: Pick<BlobEntry, "id" | "compressed" | "rawLength">, idKey: IdKey, what: string): Buffer {
   let plain: Buffer;
   try {
     plain = e.compressed ? decompress(opened) : opened;

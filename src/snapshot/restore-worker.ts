@@ -172,7 +172,8 @@ function write(job: WriteJob): WriteOutcome {
     const rawLength = job.blobs[b + 2] as number;
     let plain: Buffer | undefined;
     try {
-      plain = opener.open(data.subarray(off, off + len), { id: ids.subarray(i * 32, i * 32 + 32), type: "data", rawLength, compressed: job.blobs[b + 3] === 1 }, `pack ${job.pack.slice(0, 8)}`);
+      // The range's bytes are this worker's (read here, or handed over): opened in place.
+      plain = opener.open(data.subarray(off, off + len), { id: ids.subarray(i * 32, i * 32 + 32), type: "data", rawLength, compressed: job.blobs[b + 3] === 1 }, `pack ${job.pack.slice(0, 8)}`, true);
       sinceCollect += len;
       if (isZero(plain)) plain = undefined;
     } catch (err) {

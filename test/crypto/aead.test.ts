@@ -130,6 +130,24 @@ describe("AesGcmCrypter.seal and open", () => {
     assert.throws(() => native.open(sealed.subarray(0, 20), "the blob"), /too short/);
   });
 
+  it("opens in place, into the sealed bytes' own buffer, what Node's cipher sealed; refuses damage there too", () => {
+    for (const size of [1, 16, 4097, 100_003]) {
+      const plain = randomBytes(size);
+      const sealed = Buffer.concat([Buffer.from("head"), node.seal(plain)]).subarray(4);
+      const got = native.openInPlace(sealed, "the blob");
+      assert.deepEqual(got, plain);
+      assert.equal(got?.buffer, sealed.buffer);
+      assert.equal(got?.byteOffset, sealed.byteOffset + 12);
+    }
+    const sealed = native.seal(randomBytes(300));
+    sealed[100]! ^= 1;
+    assert.throws(() => native.openInPlace(sealed, "data 1a2b"), /data 1a2b failed authentication/);
+    assert.throws(() => native.openInPlace(sealed.subarray(0, 27), "the blob"), /too short/);
+    // Nothing to decrypt, and without the addon: the caller opens the usual way.
+    assert.equal(native.openInPlace(native.seal(Buffer.alloc(0)), "the blob"), undefined);
+    assert.equal(node.openInPlace(native.seal(randomBytes(10)), "the blob"), undefined);
+  });
+
   it("the addon refuses a scratch too small for the whole when no sink is given", () => {
     const addon = loadAddon()!;
     const sealed = native.seal(randomBytes(100));
