@@ -1,7 +1,7 @@
 import zbinding from "zstd-napi/binding.js";
 import { CofferError } from "../core/errors.js";
 import type { Crypter } from "../crypto/aead.js";
-import { type BlobEntry, decodeBlob } from "../repository/blob.js";
+import { type BlobEntry, blobWhat, decodeBlob } from "../repository/blob.js";
 import { blobId, idHasher, type IdKey } from "../repository/blob-id.js";
 
 /**
@@ -35,7 +35,7 @@ export class BlobVerifier {
       decodeBlob(stored, e, this.crypter, this.idKey, where);
       return;
     }
-    const what = `${e.type} blob ${e.id.toString("hex").slice(0, 8)} in ${where}`;
+    const what = blobWhat(e, where);
     const hasher = e.compressed ? undefined : idHasher(this.idKey);
     let n = 0;
     this.crypter.openPieces(stored, what, this.piece, (p) => {
