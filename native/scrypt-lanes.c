@@ -160,6 +160,16 @@ static napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
+/* The work could not be queued: undoes what was made for it, throws, and returns NULL. */
+static napi_value fail_start(napi_env env, job_t *job) {
+  if (job->work != NULL) napi_delete_async_work(env, job->work);
+  if (job->buffer_ref != NULL) napi_delete_reference(env, job->buffer_ref);
+  pthread_mutex_destroy(&job->lock);
+  free(job);
+  napi_throw_error(env, NULL, "scryptLanes: cannot start the work");
+  return NULL;
+}
+
 napi_value scrypt_lanes(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -178,7 +188,10 @@ napi_value scrypt_lanes(napi_env env, napi_callback_info info) {
   if (n < 2 || (n & (n - 1)) != 0 || n > ((int64_t)1 << 40)) return fail(env, "scryptLanes: N must be a power of two");
   if (r == 0 || r > 1024 || p == 0 || (uint64_t)len != (uint64_t)p * 128 * r) return fail(env, "scryptLanes: blocks must hold p * 128 * r bytes");
   job_t *job = calloc(1, sizeof *job);
-  if (job == NULL) return fail(env, "scryptLanes: out of memory");
+  if (job == NULL) {
+    napi_throw_error(env, NULL, "scryptLanes: out of memory");
+    return NULL;
+  }
   job->blocks = data;
   job->n = (uint64_t)n;
   job->r = r;
@@ -189,7 +202,7 @@ napi_value scrypt_lanes(napi_env env, napi_callback_info info) {
   if (napi_create_reference(env, argv[0], 1, &job->buffer_ref) != napi_ok || napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "coffer.scryptLanes", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok || napi_queue_async_work(env, job->work) != napi_ok) {
-    return fail(env, "scryptLanes: cannot start the work");
+    return fail_start(env, job);
   }
   return promise;
 }
