@@ -17,6 +17,7 @@
  *   tuneMalloc(arenaMax, mmapThreshold, trimThreshold), trimMalloc(): see malloc-tune.c.
  *   gcmOpenPieces(key, sealed, scratch, sink), gcmSealPieces(...): see aead.c.
  *   scryptLanes(blocks, N, r, p, threads): see scrypt-lanes.c.
+ *   cdcCut(buf, gear, start, min, normal, lim, maskS, maskL): see cdc-cut.c.
  *
  * Paths are Buffers (raw bytes, any name a file system holds) or strings (UTF-8).
  * Failures throw an Error with `code` ("ENOENT", ...), `errno` and `syscall`, as fs does.
@@ -41,6 +42,7 @@
 #include "list-ahead.h"
 #include "scan-records.h"
 #include "scrypt-lanes.h"
+#include "cdc-cut.h"
 
 #define CHECK(call)                                                  \
   do {                                                               \
@@ -283,6 +285,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"tuneMalloc", NULL, tune_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scryptLanes", NULL, scrypt_lanes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cdcCut", NULL, cdc_cut, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenPieces", NULL, gcm_open_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmSealPieces", NULL, gcm_seal_pieces, NULL, NULL, NULL, napi_enumerable, NULL},
   };

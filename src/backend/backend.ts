@@ -52,6 +52,12 @@ export interface SaveOptions {
    * makes such a server refuse the upload; it never stores wrong bytes.
    */
   sha256?: string;
+  /**
+   * The MD5 of the bytes in base64, when the caller knows it but not their SHA-256 (a pack
+   * named by BLAKE3): a driver may send it for the server to check the bytes against (S3's
+   * Content-MD5) instead of computing it.
+   */
+  md5?: string;
 }
 
 export interface LoadOptions {

@@ -49,6 +49,7 @@ export interface S3Options extends S3Location {
 
 const DEFAULT_CONNECTIONS = 5;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const MD5_BASE64 = /^[A-Za-z0-9+/]{22}==$/;
 
 /**
  * A repository in an S3 bucket (AWS, or any S3-compatible server: Ceph, MinIO, R2, ...), under
@@ -105,12 +106,16 @@ export class S3Backend implements Backend {
     if (sha256 !== undefined && !SHA256_HEX.test(sha256)) {
       throw new CofferError("INVALID", `${JSON.stringify(sha256)} is not a SHA-256 for ${handlePath(h)}; this is a bug in coffer.`, { sha256 });
     }
+    if (opts?.md5 !== undefined && !MD5_BASE64.test(opts.md5)) {
+      throw new CofferError("INVALID", `${JSON.stringify(opts.md5)} is not an MD5 for ${handlePath(h)}; this is a bug in coffer.`, { md5: opts.md5 });
+    }
     // A known SHA-256 goes as the signed payload hash, which the server checks the bytes
-    // against (so the SDK need not hash 16 MiB again); otherwise a Content-MD5 does that job.
-    const md5 = sha256 === undefined ? createHash("md5").update(body).digest("base64") : undefined;
+    // against (so the SDK need not hash 16 MiB again). Otherwise a Content-MD5 (the caller's,
+    // or taken here) does that job, and the payload goes unsigned: the SDK would hash it again.
+    const md5 = sha256 === undefined ? (opts?.md5 ?? createHash("md5").update(body).digest("base64")) : undefined;
     await this.#call("saving", h, (sdk, c) => {
       const cmd = new sdk.PutObjectCommand({ Bucket: this.#opts.bucket, Key: this.#key(h), Body: body, ContentLength: body.length, ...(md5 ? { ContentMD5: md5 } : {}) });
-      if (sha256 !== undefined) cmd.middlewareStack.add(payloadHash(sha256), { step: "build", name: "cofferPayloadHash" });
+      cmd.middlewareStack.add(payloadHash(sha256 ?? "UNSIGNED-PAYLOAD"), { step: "build", name: "cofferPayloadHash" });
       return c.send(cmd);
     });
   }
@@ -287,7 +292,7 @@ export class S3Backend implements Backend {
   }
 }
 
-/** Sets S3's payload hash header to a SHA-256 the caller knows; the signer then uses it as is. */
+/** Sets S3's payload hash header to a SHA-256 the caller knows, or UNSIGNED-PAYLOAD; the signer then uses it as is. */
 function payloadHash(sha256: string) {
   return <A, R>(next: (args: A) => Promise<R>) =>
     (args: A): Promise<R> => {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { CofferError } from "../core/errors.js";
+import { loadAddon } from "../core/native-addon.js";
 import { gearTable } from "./gear.js";
 
 /**
@@ -177,12 +178,24 @@ let warmedUp = false;
 function warmUp(): void {
   warmedUp = true;
   const data = randomBytes(64 * 1024);
-  const c = new FastCdc({ min: 32, avg: 128, max: 1024, seed: 0n });
+  const c = new FastCdc({ min: 32, avg: 128, max: 1024, seed: 0n }, { native: false });
   for (let pos = 0; pos < data.length; ) pos += c.cut(data, pos, data.length, true);
 }
 
 /** Scans shorter than this never trigger the warm-up (it would cost more than it saves). */
 const WARM_UP_AFTER = 256 * 1024;
+
+/** The addon's findCut (native/cdc-cut.c): the same procedure, about three times as fast. */
+type NativeCut = (buf: Uint8Array, gear: Int32Array, s: number, min: number, normal: number, lim: number, maskS: number, maskL: number) => number;
+
+function nativeCut(): NativeCut | undefined {
+  return loadAddon()?.["cdcCut"] as NativeCut | undefined;
+}
+
+export interface FastCdcOptions {
+  /** false: always the JavaScript loop, even when the native addon is built (tests compare both). */
+  native?: boolean;
+}
 
 export class FastCdc {
   readonly min: number;
@@ -192,8 +205,9 @@ export class FastCdc {
   readonly #maskS: number;
   readonly #maskL: number;
   readonly #gear: Int32Array;
+  readonly #native: NativeCut | undefined;
 
-  constructor(params: ChunkerParams) {
+  constructor(params: ChunkerParams, opts: FastCdcOptions = {}) {
     validate(params);
     this.min = params.min;
     this.avg = params.avg;
@@ -204,6 +218,12 @@ export class FastCdc {
     this.#maskL = topMask(bits - 2);
     const t = gearTable(params.seed);
     this.#gear = new Int32Array(t.buffer, t.byteOffset, t.length);
+    this.#native = opts.native === false ? undefined : nativeCut();
+  }
+
+  /** True when cuts are found by the native addon rather than the JavaScript loop. */
+  get native(): boolean {
+    return this.#native !== undefined;
   }
 
   /**
@@ -227,19 +247,23 @@ export class FastCdc {
     if (n <= min) return eof ? n : 0;
     const lim = n < max ? n : max;
     const normal = this.avg < lim ? this.avg : lim;
-    if (!warmedUp && lim - min >= WARM_UP_AFTER) warmUp();
-    // A plain Uint8Array view keeps the hot loop monomorphic whether callers pass Buffers or not.
-    const view = Object.getPrototypeOf(buf) === Uint8Array.prototype ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    const len = findCut(view, this.#gear, start, min, normal, lim, this.#maskS, this.#maskL);
+    const len = this.#native !== undefined ? this.#native(buf, this.#gear, start, min, normal, lim, this.#maskS >>> 0, this.#maskL >>> 0) : this.#jsCut(buf, start, min, normal, lim);
     if (len > 0) return len;
     if (n >= max) return max;
     return eof ? n : 0;
   }
+
+  #jsCut(buf: Uint8Array, start: number, min: number, normal: number, lim: number): number {
+    if (!warmedUp && lim - min >= WARM_UP_AFTER) warmUp();
+    // A plain Uint8Array view keeps the hot loop monomorphic whether callers pass Buffers or not.
+    const view = Object.getPrototypeOf(buf) === Uint8Array.prototype ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    return findCut(view, this.#gear, start, min, normal, lim, this.#maskS, this.#maskL);
+  }
 }
 
 /** Convenience for tests/tools: the chunk lengths of a whole buffer. */
-export function chunkLengths(buf: Uint8Array, params: ChunkerParams): number[] {
-  const c = new FastCdc(params);
+export function chunkLengths(buf: Uint8Array, params: ChunkerParams, opts: FastCdcOptions = {}): number[] {
+  const c = new FastCdc(params, opts);
   const out: number[] = [];
   for (let pos = 0; pos < buf.length; ) {
     const len = c.cut(buf, pos, buf.length, true);

@@ -95,7 +95,7 @@ export async function readData(repo: Repository, o: ReadDataOptions): Promise<Re
     report();
     if (v.trees) o.onTrees(encoded, v.trees);
     const messages: string[] = [];
-    if (v.badHash) messages.push(`its contents do not match its name (their SHA-256 is ${v.badHash.slice(0, 8)}…)`);
+    if (v.badHash) messages.push(`its contents do not match its name (their hash is ${v.badHash.slice(0, 8)}…)`);
     if (v.headerProblem) messages.push(findingText(v.headerProblem));
     const all = v.failed.length ? decodeHeader(encoded, `pack ${pack.slice(0, 8)}`) : [];
     const failed = v.failed.map((f) => all[f.i]).filter((e) => e !== undefined);

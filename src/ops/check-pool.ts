@@ -29,7 +29,7 @@ export class CheckPool {
   #failed: unknown;
 
   constructor(repo: Repository, workers: number) {
-    const init: CheckWorkerInit = { key: repo.masterKey(), idKey: repo.idKey, maxBlob: repo.config.chunker.max };
+    const init: CheckWorkerInit = { key: repo.masterKey(), idKey: repo.idKey, maxBlob: repo.config.chunker.max, packHash: repo.packHash };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
     for (let i = 0; i < Math.max(1, workers); i++) {
       const w = new Worker(new URL(`./check-worker.${ext}`, import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });

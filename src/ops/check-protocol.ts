@@ -2,6 +2,7 @@ import type { ErrorCode } from "../core/errors.js";
 import type { SummaryBatch } from "./tree-summary.js";
 import type { PackVerdict } from "./verify-pack.js";
 import type { IdKey } from "../repository/blob-id.js";
+import type { PackHash } from "../repository/pack-hash.js";
 
 /**
  * Messages between `check` (main thread) and its workers. A worker verifies whole packs
@@ -14,9 +15,11 @@ export interface CheckWorkerInit {
   idKey: IdKey;
   /** The largest plaintext a data blob can have (the chunker's maximum). */
   maxBlob: number;
+  /** The hash that names packs (the config's pack_hash). */
+  packHash: PackHash;
 }
 
-/** Verify one whole pack: its SHA-256, its header, and every blob the index says it holds. */
+/** Verify one whole pack: its hash, its header, and every blob the index says it holds. */
 export interface VerifyPack {
   t: "verify";
   seq: number;

@@ -45,6 +45,7 @@ const opts: VerifyOptions = {
   blobs: new BlobVerifier(crypter, idKey, init.maxBlob),
   trees: false,
   piece: PIECE,
+  packHash: init.packHash,
   allocated(bytes) {
     sinceCollect += bytes;
     if (sinceCollect >= 4 * 1024 * 1024) {

@@ -25,7 +25,7 @@ export async function repack(repo: Repository, plan: PrunePlan, newPacks: Map<st
   const builders = new Map<BlobType, PackBuilder>();
   const finish = async (b: PackBuilder): Promise<void> => {
     if (b.count === 0) return;
-    const p = b.finish(repo.crypter);
+    const p = b.finish(repo.crypter, repo.packHash);
     newPacks.set(p.id, p.entries);
     await saver.addPack(p.id, p.bytes, encodeHeader(p.entries));
   };

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { packHasher, type PackHash } from "../repository/pack-hash.js";
 import type { Crypter } from "../crypto/aead.js";
 import { type BlobEntry, decodeBlob } from "../repository/blob.js";
 import { parsePackTail } from "../repository/pack.js";
@@ -16,7 +16,7 @@ import type { IdKey } from "../repository/blob-id.js";
  * verify are summarised for the tree walk, so the walk needs no second read of them.
  */
 export interface PackVerdict {
-  /** The SHA-256 of the bytes, when it is not the pack's name. */
+  /** The hash of the bytes (the repository's pack hash), when it is not the pack's name. */
   badHash?: string;
   /** Why the header could not be opened, or how it disagrees with the index. */
   headerProblem?: string;
@@ -35,6 +35,8 @@ export interface VerifyOptions {
   trees: boolean;
   /** Bytes hashed (and read, for a file) at a time. */
   piece: number;
+  /** The hash that names packs (the config's pack_hash). */
+  packHash: PackHash;
   /** Told how many bytes each blob's decoding allocated (so a worker can collect early). */
   allocated?(bytes: number): void;
 }
@@ -74,11 +76,11 @@ export function verifyPack(src: PackBytes, id: string, entries: readonly BlobEnt
 
 /**
  * The hot loop, kept apart (and small) so the optimising compiler keeps one stable version of
- * it across packs: every byte through SHA-256 a piece at a time, each blob (in `order`)
- * verified once its last byte is in. Returns the hex SHA-256 of the pack.
+ * it across packs: every byte through the pack hash a piece at a time, each blob (in `order`)
+ * verified once its last byte is in. Returns the pack's hash in hex.
  */
 function streamPack(src: PackBytes, entries: readonly BlobEntry[], order: readonly number[], where: string, o: VerifyOptions, trees: SummaryBatchBuilder | undefined, failed: PackVerdict["failed"]): string {
-  const hash = createHash("sha256");
+  const hash = packHasher(o.packHash);
   const size = src.size;
   let next = 0;
   for (let pos = 0; pos < size; ) {
@@ -91,7 +93,7 @@ function streamPack(src: PackBytes, entries: readonly BlobEntry[], order: readon
       if (problem !== undefined) failed.push({ i: order[next] ?? 0, message: problem });
     }
   }
-  return hash.digest("hex");
+  return hash.hex();
 }
 
 /** Verifies one blob (a tree is also summarised); returns why it fails, if it does. */

@@ -23,15 +23,15 @@ export interface IdHasher {
   digest(): Buffer;
 }
 
-interface NativeHasher {
+export interface NativeHasher {
   update(p: Uint8Array): unknown;
   digestBuffer(): Buffer;
   /** Back to the state after newKeyed: the same key, no input. */
   reset(): void;
 }
 
-interface NativeBlake3 {
-  Blake3Hasher: { newKeyed(key: Buffer): NativeHasher };
+export interface NativeBlake3 {
+  Blake3Hasher: { new (): NativeHasher; newKeyed(key: Buffer): NativeHasher };
 }
 
 /**
@@ -53,15 +53,15 @@ function giveHasher(key: Uint8Array, h: NativeHasher): void {
   if (list.length < IDLE_MAX) list.push(h);
 }
 
-interface JsBlake3 {
-  create(opts: { key: Uint8Array }): { update(p: Uint8Array): unknown; digest(): Uint8Array };
+export interface JsBlake3 {
+  create(opts: { key?: Uint8Array }): { update(p: Uint8Array): unknown; digest(): Uint8Array };
 }
 
 const require = createRequire(import.meta.url);
 let native: NativeBlake3 | null | undefined;
 let js: JsBlake3 | undefined;
 /** @noble/hashes' BLAKE3, loaded only where the native one is missing (its CommonJS build, so synchronously). */
-function jsBlake3(): JsBlake3 {
+export function jsBlake3(): JsBlake3 {
   return (js ??= (require("@noble/hashes/blake3") as { blake3: JsBlake3 }).blake3);
 }
 /**
@@ -76,7 +76,7 @@ const NATIVE_BUILDS = process.platform === "linux" && process.arch === "x64" ? [
  * The native BLAKE3, when one loads here; null otherwise, and with COFFER_NATIVE=0 (as for
  * coffer's own addon), so the pure-JS path can be tested.
  */
-function nativeBlake3(): NativeBlake3 | null {
+export function nativeBlake3(): NativeBlake3 | null {
   if (native === undefined) {
     native = null;
     if (process.env.COFFER_NATIVE === "0") return native;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { CofferError } from "../core/errors.js";
 import { defaultIdHash, ID_HASHES, type IdHash } from "./blob-id.js";
+import { defaultPackHash, PACK_HASHES, type PackHash } from "./pack-hash.js";
 
 /**
  * The repository config (`config`): parameters fixed at init. Stored sealed with the master
@@ -18,13 +19,15 @@ export interface RepoConfig {
   id_key: string;
   /** The keyed hash that names blobs; absent (repositories made before it) means `hmac-sha256`. */
   id_hash?: IdHash;
+  /** The hash that names pack files; absent (repositories made before it) means `sha256`. */
+  pack_hash?: PackHash;
   pack_size: number;
 }
 
 export const FORMAT_VERSION = 1;
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 
-export function newConfig(opts: { encryption: RepoConfig["encryption"]; packSize?: number; paramsFrom?: RepoConfig }): RepoConfig {
+export function newConfig(opts: { encryption: RepoConfig["encryption"]; packSize?: number; paramsFrom?: RepoConfig; packHash?: PackHash }): RepoConfig {
   const from = opts.paramsFrom;
   return {
     version: 1,
@@ -34,6 +37,7 @@ export function newConfig(opts: { encryption: RepoConfig["encryption"]; packSize
     chunker: from ? { ...from.chunker } : { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024, seed: randomBytes(8).toString("hex") },
     id_key: from ? from.id_key : randomBytes(32).toString("base64"),
     id_hash: from ? idHashOf(from) : defaultIdHash(),
+    pack_hash: opts.packHash ?? defaultPackHash(),
     pack_size: opts.packSize ?? from?.pack_size ?? DEFAULT_PACK_SIZE,
   };
 }
@@ -58,6 +62,9 @@ export function parseConfig(plain: Uint8Array): RepoConfig {
   }
   if (c.id_hash !== undefined && !ID_HASHES.includes(c.id_hash)) {
     throw new CofferError("UNSUPPORTED", `The repository names its blobs with ${JSON.stringify(c.id_hash)}, which this coffer does not know (it knows ${ID_HASHES.join(", ")}). Upgrade coffer.`);
+  }
+  if (c.pack_hash !== undefined && !PACK_HASHES.includes(c.pack_hash)) {
+    throw new CofferError("UNSUPPORTED", `The repository names its packs with ${JSON.stringify(c.pack_hash)}, which this coffer does not know (it knows ${PACK_HASHES.join(", ")}). Upgrade coffer.`);
   }
   const k = c.chunker;
   const pow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;

@@ -11,7 +11,12 @@ import { compress, decompress } from "./compression.js";
 const ZSTD_MARK = 0x02;
 
 export function encodeJsonFile(value: unknown, crypter: Crypter): { id: string; bytes: Buffer } {
-  const json = Buffer.from(JSON.stringify(value));
+  return encodeJsonText(JSON.stringify(value), crypter);
+}
+
+/** encodeJsonFile for a value already written as JSON text. */
+export function encodeJsonText(text: string, crypter: Crypter): { id: string; bytes: Buffer } {
+  const json = Buffer.from(text);
   const plain = json.length > 512 ? Buffer.concat([Buffer.of(ZSTD_MARK), compress(json, 3)]) : json;
   const bytes = crypter.seal(plain);
   return { id: sha256Hex(bytes), bytes };

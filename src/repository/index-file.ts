@@ -1,5 +1,6 @@
 import { CofferError } from "../core/errors.js";
 import type { BlobEntry } from "./blob.js";
+import { HEADER_ENTRY } from "./pack.js";
 
 /**
  * An index file (`index/<id>`): the packs a writer produced and the blobs in each, with the
@@ -23,6 +24,29 @@ export function buildIndexFile(packs: ReadonlyMap<string, readonly BlobEntry[]> 
       blobs: blobs.map((b) => ({ id: b.id.toString("hex"), type: b.type, offset: b.offset, length: b.length, raw_length: b.rawLength, compressed: b.compressed })),
     })),
   };
+}
+
+/**
+ * The JSON text of `buildIndexFile` for packs given with their header entries as encoded in
+ * the pack (pack.ts: 46 bytes each), written without an object per blob: the same text
+ * `JSON.stringify(buildIndexFile(...))` gives, which the tests check. A backup's index file
+ * lists some 20,000 trees, and their objects were the main thread's largest allocation at its
+ * end. The headers must be valid (checkHeader).
+ */
+export function indexFileText(packs: readonly (readonly [string, Uint8Array])[], supersedes: string[] = []): string {
+  let out = `{"version":1,"supersedes":${JSON.stringify(supersedes)},"packs":[`;
+  packs.forEach(([id, header], k) => {
+    if (!HEX64.test(id)) throw new CofferError("INVALID", `${JSON.stringify(id)} is not a pack id; this is a bug in coffer.`);
+    out += `${k ? "," : ""}{"id":"${id}","blobs":[`;
+    const b = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+    for (let o = 0; o < b.length; o += HEADER_ENTRY) {
+      out +=
+        `${o ? "," : ""}{"id":"${b.toString("hex", o + 2, o + 34)}","type":"${b[o] === 1 ? "tree" : "data"}",` +
+        `"offset":${b.readUInt32LE(o + 34)},"length":${b.readUInt32LE(o + 38)},"raw_length":${b.readUInt32LE(o + 42)},"compressed":${((b[o + 1] ?? 0) & 1) === 1}}`;
+    }
+    out += "]}";
+  });
+  return `${out}]}`;
 }
 
 export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {

@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { handlePath, typeDir, type FileType, type Handle } from "../backend/backend.js";
 import { sysCode } from "../core/errors.js";
 import { sha256Hex } from "./file-codec.js";
+import { packHashHex, type PackHash } from "./pack-hash.js";
 
 /**
  * The local cache of a remote repository: copies of its index files, snapshot files and tree
@@ -35,6 +36,8 @@ export interface LocalCacheOptions {
   dir: string;
   /** Told (once per kind of problem) when the cache cannot be used, or holds a damaged entry. */
   onProblem?: (message: string) => void;
+  /** The hash that names the repository's packs (its config's pack_hash); SHA-256 when absent. */
+  packHash?: PackHash;
 }
 
 export interface CacheCounters {
@@ -64,8 +67,14 @@ export class LocalCache {
     /** `<root>/<repository id>`. */
     readonly dir: string,
     onProblem: (message: string) => void,
+    private readonly packHash: PackHash,
   ) {
     this.#onProblem = onProblem;
+  }
+
+  /** Whether `bytes` are the file `h` names: packs by the repository's pack hash, the rest by SHA-256. */
+  #matches(h: Handle, bytes: Uint8Array): boolean {
+    return (h.type === "data" ? packHashHex(this.packHash, bytes) : sha256Hex(bytes)) === h.name;
   }
 
   /**
@@ -86,7 +95,7 @@ export class LocalCache {
       onProblem(`the local cache ${dir} cannot be used (${describe(err)}); reading everything from the repository`);
       return undefined;
     }
-    return new LocalCache(dir, onProblem);
+    return new LocalCache(dir, onProblem, opts.packHash ?? "sha256");
   }
 
   /** The cached file's bytes, checked against its name; undefined when not cached (or damaged). */
@@ -101,7 +110,7 @@ export class LocalCache {
       this.counters.misses++;
       return undefined;
     }
-    if (sha256Hex(bytes) !== h.name) {
+    if (!this.#matches(h, bytes)) {
       this.counters.damaged++;
       this.counters.misses++;
       this.#problem(`damaged ${path}`, `the cached ${path} does not match its name (hash check failed); deleted it, reading it from the repository`);
@@ -114,7 +123,7 @@ export class LocalCache {
 
   /** Stores a copy of a repository file, if its bytes match its name; never fails. */
   async put(h: Handle, bytes: Uint8Array): Promise<void> {
-    if (!cacheable(h) || sha256Hex(bytes) !== h.name) return;
+    if (!cacheable(h) || !this.#matches(h, bytes)) return;
     const path = join(this.dir, handlePath(h));
     const temp = join(dirname(path), `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
     try {

@@ -1,8 +1,8 @@
-import type { BlobEntry, BlobType } from "./blob.js";
-import { buildIndexFile } from "./index-file.js";
+import type { BlobType } from "./blob.js";
+import { indexFileText } from "./index-file.js";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import type { GrowableBytes } from "./growable-bytes.js";
-import { decodeHeader, memoryPack, PackStreamWriter } from "./pack.js";
+import { checkHeader, HEADER_ENTRY, memoryPack, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
 
 /**
@@ -48,7 +48,7 @@ export class PackSaver {
       let st = this.#streams.get(type);
       if (!st) {
         const file = new LocalFileWriter(root, "data");
-        st = { file, pack: new PackStreamWriter((b) => file.write(b)) };
+        st = { file, pack: new PackStreamWriter((b) => file.write(b), this.repo.packHash) };
         this.#streams.set(type, st);
       }
       st.pack.add(type, id, enc.stored, enc.rawLength, enc.compressed);
@@ -57,7 +57,7 @@ export class PackSaver {
     }
     let b = this.#builders.get(type);
     // A pack and a blob beyond it; pages not written to are never resident.
-    if (!b) this.#builders.set(type, (b = memoryPack(this.repo.config.pack_size + 1024 * 1024)));
+    if (!b) this.#builders.set(type, (b = memoryPack(this.repo.config.pack_size + 1024 * 1024, this.repo.packHash)));
     b.pack.add(type, id, enc.stored, enc.rawLength, enc.compressed);
     if (b.pack.size >= this.repo.config.pack_size) await this.#finish(type);
     return id;
@@ -77,7 +77,7 @@ export class PackSaver {
     if (!b) return;
     this.#builders.delete(type);
     const p = b.pack.finish(this.repo.crypter);
-    await this.addPack(p.id, b.bytes.view(), p.header);
+    await this.addPack(p.id, b.bytes.view(), p.header, p.md5);
   }
 
   /**
@@ -94,18 +94,19 @@ export class PackSaver {
 
   /**
    * Uploads a finished pack (in the background, bounded), then indexes it. `header` is its
-   * entries encoded as in the pack's header (PackStreamWriter.finish, encodeHeader).
+   * entries encoded as in the pack's header (PackStreamWriter.finish, encodeHeader); `md5`
+   * its MD5 in base64 when the builder took it (see memoryPack).
    */
-  async addPack(id: string, bytes: Buffer, header: Buffer): Promise<void> {
+  async addPack(id: string, bytes: Buffer, header: Buffer, md5?: string): Promise<void> {
     this.#throwIfFailed();
-    const entries = this.#register(id, header);
+    const { count, trees } = this.#register(id, header);
     this.bytesAdded += bytes.length;
     while (this.#uploads.size >= this.#maxUploads()) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     const up = this.repo
-      .savePack(id, bytes, entries.every((e) => e.type === "tree") ? "tree" : undefined)
+      .savePack(id, bytes, trees === count ? "tree" : undefined, md5)
       .then(async () => {
-        await this.#indexLater(id, header, entries.length);
+        await this.#indexLater(id, header, count);
       })
       .catch((err) => {
         this.#error ??= err;
@@ -117,20 +118,25 @@ export class PackSaver {
   /** Indexes a pack that was already saved durably elsewhere (a worker thread); `header` as in addPack. */
   async recordSavedPack(id: string, size: number, header: Buffer): Promise<void> {
     this.#throwIfFailed();
-    const entries = this.#register(id, header);
+    const { count } = this.#register(id, header);
     this.bytesAdded += size;
-    await this.#indexLater(id, header, entries.length);
+    await this.#indexLater(id, header, count);
   }
 
-  /** Puts a new pack's blobs in the in-memory index (they are no longer pending); returns them. */
-  #register(id: string, header: Buffer): BlobEntry[] {
-    const entries = decodeHeader(header, `pack ${id.slice(0, 8)}`);
-    for (const e of entries) {
-      this.repo.index.add(id, e);
-      this.#pending.delete(e.id.toString("hex"));
+  /**
+   * Puts a new pack's blobs in the in-memory index (they are no longer pending), straight from
+   * the header's encoded entries; returns how many there are, and how many are trees.
+   */
+  #register(id: string, header: Buffer): { count: number; trees: number } {
+    checkHeader(header, `pack ${id.slice(0, 8)}`);
+    const count = this.repo.index.addEncoded(id, header);
+    let trees = 0;
+    for (let o = 0; o < header.length; o += HEADER_ENTRY) {
+      if (header[o] === 1) trees++;
+      this.#pending.delete(header.toString("hex", o + 2, o + 34));
     }
-    this.blobsAdded += entries.length;
-    return entries;
+    this.blobsAdded += count;
+    return { count, trees };
   }
 
   /** Notes a saved pack for the next index file; writes one at a checkpoint. */
@@ -157,10 +163,10 @@ export class PackSaver {
 
   async #writeIndex(): Promise<void> {
     if (this.#unindexed.size === 0) return;
-    const packs = [...this.#unindexed].map(([id, header]): [string, BlobEntry[]] => [id, decodeHeader(header, `pack ${id.slice(0, 8)}`)]);
+    const packs = [...this.#unindexed];
     this.#unindexed.clear();
     this.#unindexedBlobs = 0;
-    const id = await this.repo.saveJson("index", buildIndexFile(packs));
+    const id = await this.repo.saveJsonText("index", indexFileText(packs));
     this.indexFiles.push(id);
     this.repo.index.files.add(id);
   }

@@ -1,14 +1,16 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { CofferError } from "../core/errors.js";
 import type { Crypter } from "../crypto/aead.js";
 import type { BlobEntry, BlobType } from "./blob.js";
 import { GrowableBytes } from "./growable-bytes.js";
+import { packHasher, packHashHex, type PackHash, type PackHasher } from "./pack-hash.js";
 
 /**
  * Pack format: `blob₁ … blobₙ ‖ sealed header ‖ uint32 LE length of the sealed header`.
  * The header holds one 46-byte entry per blob:
  *   type u8 (0 data, 1 tree) | flags u8 (bit 0 compressed) | id 32 | offset u32 | length u32 | raw length u32
- * (all little-endian). A pack's name is the SHA-256 of all its bytes.
+ * (all little-endian). A pack's name is the hash of all its bytes, by the config's `pack_hash`
+ * (pack-hash.ts).
  */
 export const HEADER_ENTRY = 46;
 const TYPE_CODE: Record<BlobType, number> = { data: 0, tree: 1 };
@@ -29,12 +31,20 @@ function writeHeaderEntry(b: Buffer, o: number, e: BlobEntry): void {
   b.writeUInt32LE(e.rawLength, o + 42);
 }
 
-export function decodeHeader(plain: Buffer, what: string): BlobEntry[] {
+/** Checks a header's encoding (whole entries of known types) without decoding it. */
+export function checkHeader(plain: Uint8Array, what: string): void {
   if (plain.length % HEADER_ENTRY !== 0) throw new CofferError("CORRUPT", `${what} has a header of invalid size.`);
-  const out: BlobEntry[] = [];
   for (let o = 0; o < plain.length; o += HEADER_ENTRY) {
     const t = plain[o];
     if (t !== 0 && t !== 1) throw new CofferError("CORRUPT", `${what} has a header entry of unknown type.`);
+  }
+}
+
+export function decodeHeader(plain: Buffer, what: string): BlobEntry[] {
+  checkHeader(plain, what);
+  const out: BlobEntry[] = [];
+  for (let o = 0; o < plain.length; o += HEADER_ENTRY) {
+    const t = plain[o];
     out.push({
       type: t === 0 ? "data" : "tree",
       compressed: ((plain[o + 1] ?? 0) & 1) === 1,
@@ -67,12 +77,12 @@ export class PackBuilder {
   }
 
   /** The complete pack and its id; the builder is empty afterwards. */
-  finish(crypter: Crypter): { id: string; bytes: Buffer; entries: BlobEntry[] } {
+  finish(crypter: Crypter, hash: PackHash): { id: string; bytes: Buffer; entries: BlobEntry[] } {
     const header = crypter.seal(encodeHeader(this.entries));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(header.length);
     const bytes = Buffer.concat([...this.#parts, header, len]);
-    const id = createHash("sha256").update(bytes).digest("hex");
+    const id = packHashHex(hash, bytes);
     const entries = this.entries.splice(0);
     this.#parts = [];
     this.#size = 0;
@@ -91,10 +101,19 @@ export class PackStreamWriter {
    */
   readonly #header = new GrowableBytes(64 * HEADER_ENTRY);
   readonly #entry = Buffer.alloc(HEADER_ENTRY);
-  #hash = createHash("sha256");
+  readonly #hash: PackHasher;
+  readonly #md5: Hash | undefined;
   #size = 0;
 
-  constructor(private readonly sink: (b: Uint8Array) => void) {}
+  /** `opts.md5`: also take the MD5 of the bytes, for an upload (see memoryPack). */
+  constructor(
+    private readonly sink: (b: Uint8Array) => void,
+    hash: PackHash,
+    opts: { md5?: boolean } = {},
+  ) {
+    this.#hash = packHasher(hash);
+    this.#md5 = opts.md5 ? createHash("md5") : undefined;
+  }
 
   get size(): number {
     return this.#size;
@@ -127,32 +146,37 @@ export class PackStreamWriter {
   #write(b: Uint8Array): void {
     this.sink(b);
     this.#hash.update(b);
+    this.#md5?.update(b);
     this.#size += b.length;
   }
 
   /**
-   * Writes the header and returns the pack's id, its size and its header's entries, encoded
-   * (decodeHeader reads them); the writer is spent afterwards.
+   * Writes the header and returns the pack's id, its size, its header's entries, encoded
+   * (decodeHeader reads them), and with `opts.md5` its MD5 in base64; the writer is spent
+   * afterwards.
    */
-  finish(crypter: Crypter): { id: string; header: Buffer; size: number } {
+  finish(crypter: Crypter): { id: string; header: Buffer; size: number; md5?: string } {
     const header = Buffer.from(this.#header.view());
     const sealed = crypter.seal(header);
     const len = Buffer.alloc(4);
     len.writeUInt32LE(sealed.length);
     this.#write(sealed);
     this.#write(len);
-    return { id: this.#hash.digest("hex"), header, size: this.#size };
+    const id = this.#hash.hex();
+    return this.#md5 ? { id, header, size: this.#size, md5: this.#md5.digest("base64") } : { id, header, size: this.#size };
   }
 }
 
 /**
  * A pack built in memory, in one buffer (GrowableBytes) that the writer seals and appends
  * into: for packs bound for a remote repository. `capacity` should hold a full pack; the
- * buffer grows when it does not.
+ * buffer grows when it does not. A server checks an upload against the pack's SHA-256 name,
+ * or, for a pack named by BLAKE3, against its MD5, taken here in the same pass over the bytes
+ * (`finish` returns it).
  */
-export function memoryPack(capacity: number): { bytes: GrowableBytes; pack: PackStreamWriter } {
+export function memoryPack(capacity: number, hash: PackHash): { bytes: GrowableBytes; pack: PackStreamWriter } {
   const bytes = new GrowableBytes(capacity);
-  return { bytes, pack: new PackStreamWriter((b) => bytes.append(b)) };
+  return { bytes, pack: new PackStreamWriter((b) => bytes.append(b), hash, { md5: hash !== "sha256" }) };
 }
 
 /** Reads the header from a pack's tail (the last `tail` bytes, or the whole pack). */

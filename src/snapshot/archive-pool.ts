@@ -72,6 +72,7 @@ export class ArchivePool {
       chunker: repo.config.chunker,
       level: repo.config.compression.level,
       packSize: repo.config.pack_size,
+      packHash: repo.packHash,
       ...(repo.backend.localRoot?.() ? { localRoot: repo.backend.localRoot?.() as string } : {}),
     };
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
@@ -185,7 +186,7 @@ export class ArchivePool {
       }
       case "pack": {
         const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength)).then(
+        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), m.md5).then(
           () => this.#post(st, { t: "packAck" }),
           (err) => this.#fail(err),
         );

@@ -1,4 +1,5 @@
 import type { IdKey } from "../repository/blob-id.js";
+import type { PackHash } from "../repository/pack-hash.js";
 
 /**
  * Messages between the archiver (main thread) and its worker threads. A job is a batch of
@@ -11,6 +12,8 @@ export interface WorkerInit {
   chunker: { min: number; avg: number; max: number; seed: string };
   level: number;
   packSize: number;
+  /** The hash that names packs (the config's pack_hash). */
+  packHash: PackHash;
   /** A plain local repository: the worker saves its packs itself (see Backend.localRoot). */
   localRoot?: string;
 }
@@ -45,7 +48,7 @@ export interface FileOutcome {
 
 export type FromWorker =
   | { t: "hashes"; job: number; ids: Uint8Array }
-  | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array }
+  | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array; md5?: string }
   /** The worker saved this pack itself (durably) under `localRoot`. */
   | { t: "packSaved"; id: string; size: number; header: Uint8Array }
   | { t: "done"; job: number; ids: Uint8Array; files: Omit<FileOutcome, "ids">[]; idCounts: number[] }

@@ -305,7 +305,7 @@ async function addToPack(p: Pending): Promise<void> {
     if (aborted) throw new Error("aborted");
     if (!stream) {
       const file = new LocalFileWriter(init.localRoot, "data");
-      stream = { file, pack: new PackStreamWriter((b) => file.write(b)) };
+      stream = { file, pack: new PackStreamWriter((b) => file.write(b), init.packHash) };
     }
     try {
       stream.pack.addSealed("data", p.id, c ?? p.data, crypter, p.data.length, c !== undefined);
@@ -319,7 +319,7 @@ async function addToPack(p: Pending): Promise<void> {
     return;
   }
   // Room for a full pack and the blob that ends it; the header, when larger, grows it.
-  memory ??= memoryPack(init.packSize + init.chunker.max + 64 * 1024);
+  memory ??= memoryPack(init.packSize + init.chunker.max + 64 * 1024, init.packHash);
   memory.pack.addSealed("data", p.id, c ?? p.data, crypter, p.data.length, c !== undefined);
   if (memory.pack.size >= init.packSize) await finishPack();
 }
@@ -344,7 +344,7 @@ async function finishPack(): Promise<void> {
   const header = new Uint8Array(p.header);
   // The pack's buffer is this pack's alone: it moves to the main thread without a copy.
   const out = m.bytes.view();
-  send({ t: "pack", id: p.id, bytes: out, header }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
+  send({ t: "pack", id: p.id, bytes: out, header, ...(p.md5 ? { md5: p.md5 } : {}) }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
   await reply("packAck");
   bytesSinceCollect = 0;
   collectGarbage();

@@ -4,6 +4,7 @@ import { createCipheriv, createHash } from "node:crypto";
 import { FastCdc, DEFAULT_CHUNKER, chunkLengths, gearTable } from "../../src/chunker/index.js";
 import type { ChunkerParams } from "../../src/chunker/index.js";
 import { CofferError } from "../../src/core/errors.js";
+import { loadAddon } from "../../src/core/native-addon.js";
 
 const MiB = 1024 * 1024;
 const DEF: ChunkerParams = { ...DEFAULT_CHUNKER, seed: 0x0123456789abcdefn };
@@ -133,24 +134,55 @@ test("gearTable: rejects seeds outside [0, 2^64)", () => {
   }
 });
 
-test("matches a plain reference implementation byte for byte", () => {
-  const data = pseudoRandom(3 * MiB, "ref-small");
-  const expect = refChunkLengths(data, SMALL);
-  assert.ok(expect.length > 500);
-  // Different byte offsets (word alignment) and array kinds give the same result.
-  for (let off = 0; off < 5; off++) {
-    const backing = new Uint8Array(data.length + 8);
-    backing.set(data, off);
-    const view = backing.subarray(off, off + data.length);
-    assert.deepEqual(chunkLengths(view, SMALL), expect, `offset ${off}`);
-    assert.deepEqual(chunkLengths(Buffer.from(view.buffer, view.byteOffset, view.length), SMALL), expect, `Buffer offset ${off}`);
-  }
-  // Default parameters on a few chunks' worth of data.
-  const big = pseudoRandom(12 * MiB, "ref-default");
-  assert.deepEqual(chunkLengths(big, DEF), refChunkLengths(big, DEF));
-  // Data that never cuts (all zero bytes hash to a fixed pattern) ends at max.
-  const zeros = new Uint8Array(3 * 8192 + 100);
-  assert.deepEqual(chunkLengths(zeros, SMALL), refChunkLengths(zeros, SMALL));
+// Both implementations of the cut search: the native addon's (used when it is built) and the
+// JavaScript loop (the fallback). Each must give the reference's boundaries.
+const MODES = [
+  { name: "native", opts: {} },
+  { name: "JavaScript", opts: { native: false } },
+] as const;
+
+for (const { name, opts } of MODES) {
+  test(`matches a plain reference implementation byte for byte (${name})`, () => {
+    const data = pseudoRandom(3 * MiB, "ref-small");
+    const expect = refChunkLengths(data, SMALL);
+    assert.ok(expect.length > 500);
+    // Different byte offsets (word alignment) and array kinds give the same result.
+    for (let off = 0; off < 5; off++) {
+      const backing = new Uint8Array(data.length + 8);
+      backing.set(data, off);
+      const view = backing.subarray(off, off + data.length);
+      assert.deepEqual(chunkLengths(view, SMALL, opts), expect, `offset ${off}`);
+      assert.deepEqual(chunkLengths(Buffer.from(view.buffer, view.byteOffset, view.length), SMALL, opts), expect, `Buffer offset ${off}`);
+    }
+    // Default parameters on a few chunks' worth of data.
+    const big = pseudoRandom(12 * MiB, "ref-default");
+    assert.deepEqual(chunkLengths(big, DEF, opts), refChunkLengths(big, DEF));
+    // Data that never cuts (all zero bytes hash to a fixed pattern) ends at max.
+    const zeros = new Uint8Array(3 * 8192 + 100);
+    assert.deepEqual(chunkLengths(zeros, SMALL, opts), refChunkLengths(zeros, SMALL));
+    // Pinned boundaries, and a seed whose gear table has values with the top bit set.
+    assert.deepEqual(chunkLengths(pseudoRandom(64 * 1024, "pinned"), { min: 512, avg: 2048, max: 16384, seed: 1n }, opts), PINNED_LENGTHS);
+    const high = { ...SMALL, seed: 0xffffffffffffffffn };
+    assert.deepEqual(chunkLengths(data, high, opts), refChunkLengths(data, high));
+  });
+}
+
+test("the native cut search is used when the addon is built, and rejects bad arguments", () => {
+  const cut = loadAddon()?.["cdcCut"] as ((...a: unknown[]) => number) | undefined;
+  // CI builds the addon; where it is missing, the JavaScript loop serves (tested above).
+  if (loadAddon() === undefined) return;
+  assert.equal(typeof cut, "function");
+  assert.equal(new FastCdc(SMALL).native, true);
+  assert.equal(new FastCdc(SMALL, { native: false }).native, false);
+  const gear = new Int32Array(256);
+  const buf = new Uint8Array(1024);
+  assert.throws(() => cut!(buf, gear, 0, 10, 20), /eight arguments/);
+  assert.throws(() => cut!("x", gear, 0, 10, 20, 30, 1, 1), /buf must be a Uint8Array/);
+  assert.throws(() => cut!(buf, new Int32Array(255), 0, 10, 20, 30, 1, 1), /gear must be 256/);
+  assert.throws(() => cut!(buf, gear, 1000, 10, 20, 30, 1, 1), /not inside the buffer/);
+  assert.throws(() => cut!(buf, gear, 0, 20, 10, 30, 1, 1), /not inside the buffer/);
+  // All-zero gear and data: the hash stays 0, so the first byte hashed is a cut.
+  assert.equal(cut!(buf, gear, 0, 10, 20, 30, 0xffffffff, 0xffffffff), 11);
 });
 
 test("pinned boundaries (the chunking is part of the repository format)", () => {

@@ -122,7 +122,7 @@ describe("check on a clean repository", () => {
     const plain = Buffer.from("orphan blob from an interrupted backup");
     const enc = repo.encodeBlob(plain);
     b.add("data", repo.blobId(plain), enc.stored, enc.rawLength, enc.compressed);
-    const p = b.finish(repo.crypter);
+    const p = b.finish(repo.crypter, repo.packHash);
     await repo.savePack(p.id, p.bytes);
     try {
       const r = await check(repo, { readData: true, stampIntegrity: false });

@@ -183,7 +183,7 @@ describe("prune", { timeout: 120_000 }, () => {
         const entries = [...repo.index.entries()].filter((e) => e.pack === pack).reverse();
         const builder = new PackBuilder();
         for (const e of entries) builder.add(e.type, e.id, await fx.backend.load({ type: "data", name: pack }, { offset: e.offset, length: e.length }), e.rawLength, e.compressed);
-        const p = builder.finish(repo.crypter);
+        const p = builder.finish(repo.crypter, repo.packHash);
         await repo.savePack(p.id, p.bytes);
         await repo.saveJson("index", buildIndexFile([[p.id, p.entries]]));
         return { original: pack, copy: p.id };
@@ -208,7 +208,7 @@ describe("prune", { timeout: 120_000 }, () => {
         const plain = randomBytes(5000);
         const enc = repo.encodeBlob(plain);
         b.add("data", repo.blobId(plain), enc.stored, enc.rawLength, enc.compressed);
-        const p = b.finish(repo.crypter);
+        const p = b.finish(repo.crypter, repo.packHash);
         await repo.savePack(p.id, p.bytes);
         return p.id;
       };

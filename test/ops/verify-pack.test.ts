@@ -8,6 +8,7 @@ import { AesGcmCrypter, type Crypter, NoneCrypter } from "../../src/crypto/aead.
 import { type BlobEntry, decodeBlob, encodeBlob } from "../../src/repository/blob.js";
 import { blobId, type IdKey } from "../../src/repository/blob-id.js";
 import { PackBuilder } from "../../src/repository/pack.js";
+import { packHashHex, type PackHash } from "../../src/repository/pack-hash.js";
 import { BlobVerifier } from "../../src/ops/blob-verifier.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "../../src/ops/pack-bytes.js";
 import { packSummary, SummaryBatchBuilder, SummaryStore, summarizeTree, type TreeSummary } from "../../src/ops/tree-summary.js";
@@ -42,7 +43,7 @@ const tree: Tree = {
 };
 
 /** A pack of data blobs (compressible and not, one larger than the pieces) and one tree. */
-function makePack(crypter: Crypter): { id: string; bytes: Buffer; entries: BlobEntry[] } {
+function makePack(crypter: Crypter, hash: PackHash): { id: string; bytes: Buffer; entries: BlobEntry[] } {
   const b = new PackBuilder();
   for (const plain of [text(5000), randomBytes(3000), text(70_000), randomBytes(9000)]) {
     const enc = encodeBlob(plain, crypter, 3);
@@ -51,11 +52,11 @@ function makePack(crypter: Crypter): { id: string; bytes: Buffer; entries: BlobE
   const t = Buffer.from(JSON.stringify(tree));
   const enc = encodeBlob(t, crypter, 3);
   b.add("tree", blobId(idKey, t), enc.stored, enc.rawLength, enc.compressed);
-  return b.finish(crypter);
+  return b.finish(crypter, hash);
 }
 
-function verifyBoth(crypter: Crypter, id: string, bytes: Buffer, entries: BlobEntry[]): PackVerdict {
-  const opts = { crypter, idKey, blobs: new BlobVerifier(crypter, idKey, 100_000, 1000), trees: true, piece: 777 };
+function verifyBoth(crypter: Crypter, hash: PackHash, id: string, bytes: Buffer, entries: BlobEntry[]): PackVerdict {
+  const opts = { crypter, idKey, blobs: new BlobVerifier(crypter, idKey, 100_000, 1000), trees: true, piece: 777, packHash: hash };
   const inMemory = verifyPack(new MemoryPackBytes(bytes), id, entries, opts);
   const path = join(dir, "pack");
   writeFileSync(path, bytes);
@@ -70,12 +71,24 @@ function verifyBoth(crypter: Crypter, id: string, bytes: Buffer, entries: BlobEn
   return inMemory;
 }
 
-for (const [name, crypter] of [["aes-256-gcm", new AesGcmCrypter(randomBytes(32))], ["none", new NoneCrypter()]] as const) {
-  describe(`verifyPack (${name})`, () => {
-    const pack = makePack(crypter);
+for (const [name, crypter, hash] of [
+  ["aes-256-gcm", new AesGcmCrypter(randomBytes(32)), "blake3"],
+  ["aes-256-gcm", new AesGcmCrypter(randomBytes(32)), "sha256"],
+  ["none", new NoneCrypter(), "blake3"],
+] as const) {
+  describe(`verifyPack (${name}, packs named by ${hash})`, () => {
+    const pack = makePack(crypter, hash);
+
+    it("names the pack by the hash of all its bytes", () => {
+      assert.equal(pack.id, packHashHex(hash, pack.bytes));
+      assert.notEqual(pack.id, packHashHex(hash === "sha256" ? "blake3" : "sha256", pack.bytes));
+      // The other hash's name is a damaged pack.
+      const other = packHashHex(hash === "sha256" ? "blake3" : "sha256", pack.bytes);
+      assert.equal(verifyBoth(crypter, hash, other, pack.bytes, pack.entries).badHash, pack.id);
+    });
 
     it("passes a sound pack and summarises its tree", () => {
-      const v = verifyBoth(crypter, pack.id, pack.bytes, pack.entries);
+      const v = verifyBoth(crypter, hash, pack.id, pack.bytes, pack.entries);
       assert.equal(v.badHash, undefined);
       assert.equal(v.headerProblem, undefined);
       assert.deepEqual(v.failed, []);
@@ -91,7 +104,7 @@ for (const [name, crypter] of [["aes-256-gcm", new AesGcmCrypter(randomBytes(32)
       const e = pack.entries[2]!;
       const bytes = Buffer.from(pack.bytes);
       bytes[e.offset + (e.length >> 1)]! ^= 1;
-      const v = verifyBoth(crypter, pack.id, bytes, pack.entries);
+      const v = verifyBoth(crypter, hash, pack.id, bytes, pack.entries);
       assert.ok(v.badHash);
       assert.deepEqual(
         v.failed.map((f) => f.i),
@@ -103,7 +116,7 @@ for (const [name, crypter] of [["aes-256-gcm", new AesGcmCrypter(randomBytes(32)
     it("reports a damaged header and still verifies every blob", () => {
       const bytes = Buffer.from(pack.bytes);
       bytes[bytes.length - 10]! ^= 1;
-      const v = verifyBoth(crypter, pack.id, bytes, pack.entries);
+      const v = verifyBoth(crypter, hash, pack.id, bytes, pack.entries);
       assert.ok(v.badHash);
       if (crypter.encrypted) assert.match(v.headerProblem ?? "", /failed authentication/);
       assert.deepEqual(v.failed, []);
@@ -111,7 +124,7 @@ for (const [name, crypter] of [["aes-256-gcm", new AesGcmCrypter(randomBytes(32)
 
     it("fails entries outside the data of a truncated pack", () => {
       const bytes = pack.bytes.subarray(0, pack.entries[3]!.offset + 10);
-      const v = verifyBoth(crypter, pack.id, Buffer.from(bytes), pack.entries);
+      const v = verifyBoth(crypter, hash, pack.id, Buffer.from(bytes), pack.entries);
       assert.ok(v.badHash);
       assert.ok(v.headerProblem);
       assert.deepEqual(
@@ -123,7 +136,7 @@ for (const [name, crypter] of [["aes-256-gcm", new AesGcmCrypter(randomBytes(32)
 
     it("fails an index entry the header does not list", () => {
       const extra: BlobEntry = { ...pack.entries[0]!, id: randomBytes(32) };
-      const v = verifyBoth(crypter, pack.id, pack.bytes, [...pack.entries, extra]);
+      const v = verifyBoth(crypter, hash, pack.id, pack.bytes, [...pack.entries, extra]);
       assert.match(v.headerProblem ?? "", /does not match the index: 1 index entry is not in its header/);
       assert.deepEqual(
         v.failed.map((f) => f.i),

@@ -80,6 +80,7 @@ describe("BLAKE3 repositories without the native BLAKE3 (COFFER_NATIVE=0)", () =
       const repo = await sb.open();
       assert.equal(repo.idKey.hash, "hmac-sha256");
       assert.equal(repo.config.id_hash, "hmac-sha256");
+      assert.equal(repo.config.pack_hash, "sha256", "and names its packs by SHA-256, which needs no BLAKE3");
       await repo.close();
     } finally {
       await sb.cleanup();

@@ -61,7 +61,7 @@ describe("packs", () => {
     const b = new PackBuilder();
     b.add("data", ID_A, Buffer.from("hello"), 5, false);
     b.add("data", ID_B, Buffer.from("world!"), 12, true);
-    const p = b.finish(new NoneCrypter());
+    const p = b.finish(new NoneCrypter(), "sha256");
     const expected = hex(`
       68656c6c6f 776f726c6421
       00 00 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f 00000000 05000000 05000000
@@ -81,7 +81,7 @@ describe("packs", () => {
     const b = new PackBuilder();
     const blobs = [Buffer.from("one"), Buffer.from("two, a bit longer")].map((x) => c.seal(x));
     blobs.forEach((s, i) => b.add("tree", i === 0 ? ID_A : ID_B, s, 3, false));
-    const p = b.finish(c);
+    const p = b.finish(c, "sha256");
     const hlen = p.bytes.readUInt32LE(p.bytes.length - 4);
     assert.equal(hlen, 2 * 46 + 28);
     assert.equal(p.bytes.length, blobs[0]!.length + blobs[1]!.length + hlen + 4);
@@ -93,7 +93,7 @@ describe("packs", () => {
   it("refuse a header entry that points past the blob area, and a header length past the pack", () => {
     const b = new PackBuilder();
     b.add("data", ID_A, Buffer.from("x"), 1, false);
-    const p = b.finish(new NoneCrypter());
+    const p = b.finish(new NoneCrypter(), "sha256");
     const bad = Buffer.from(p.bytes);
     bad.writeUInt32LE(2, 1 + 38); // length of the one blob: 2 > the 1 byte of blob area
     assert.throws(() => parsePackTail(bad, bad.length, new NoneCrypter(), "bad"), corrupt);
@@ -394,8 +394,9 @@ describe("key files", () => {
 describe("config", () => {
   it("has the documented fields", () => {
     const c = newConfig({ encryption: "aes-256-gcm" });
-    assert.deepEqual(Object.keys(c).sort(), ["chunker", "compression", "encryption", "id", "id_hash", "id_key", "pack_size", "version"]);
+    assert.deepEqual(Object.keys(c).sort(), ["chunker", "compression", "encryption", "id", "id_hash", "id_key", "pack_hash", "pack_size", "version"]);
     assert.equal(c.id_hash, "blake3");
+    assert.equal(c.pack_hash, "blake3");
     assert.equal(c.version, 1);
     assert.match(c.id, /^[0-9a-f]{64}$/);
     assert.match(c.chunker.seed, /^[0-9a-f]{16}$/);

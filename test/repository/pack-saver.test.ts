@@ -4,12 +4,13 @@ import { describe, it } from "node:test";
 import type { Handle, SaveOptions } from "../../src/backend/backend.js";
 import { DelegatingBackend } from "../../src/backend/delegating-backend.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
+import { packHashHex, type PackHash } from "../../src/repository/pack-hash.js";
 import { PackSaver } from "../../src/repository/pack-saver.js";
 import { Repository } from "../../src/repository/repository.js";
 
 /** Holds every pack upload until `release`; records what each save was told. */
 class GatedBackend extends DelegatingBackend {
-  readonly saves: { h: Handle; sha256: string | undefined; data: Buffer }[] = [];
+  readonly saves: { h: Handle; sha256: string | undefined; md5: string | undefined; data: Buffer }[] = [];
   uploading = 0;
   #open = false;
   #waiting: (() => void)[] = [];
@@ -22,7 +23,7 @@ class GatedBackend extends DelegatingBackend {
     for (const w of this.#waiting.splice(0)) w();
   }
   override async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
-    this.saves.push({ h, sha256: opts?.sha256, data: Buffer.from(data) });
+    this.saves.push({ h, sha256: opts?.sha256, md5: opts?.md5, data: Buffer.from(data) });
     if (h.type === "data" && !this.#open) {
       this.uploading++;
       await new Promise<void>((res) => this.#waiting.push(res));
@@ -44,9 +45,9 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 }
 
 /** A saver over a fresh repository whose packs are each one blob (the smallest pack size). */
-async function saverOver(remote: boolean): Promise<{ backend: GatedBackend; saver: PackSaver }> {
+async function saverOver(remote: boolean, packHash?: PackHash): Promise<{ backend: GatedBackend; saver: PackSaver }> {
   const backend = new GatedBackend(remote);
-  const repo = await Repository.init(backend, { encryption: "none", packSize: 512 });
+  const repo = await Repository.init(backend, { encryption: "none", packSize: 512, ...(packHash ? { packHash } : {}) });
   return { backend, saver: new PackSaver(repo) };
 }
 
@@ -76,7 +77,7 @@ describe("PackSaver uploads", () => {
     await saver.flush();
   });
 
-  it("tells the backend each file's SHA-256, which is its name", async () => {
+  it("tells the backend an index file's SHA-256 (its name), and a BLAKE3-named pack's MD5", async () => {
     const { backend, saver } = await saverOver(true);
     backend.release();
     await saver.addBlob("data", randomBytes(600));
@@ -84,8 +85,26 @@ describe("PackSaver uploads", () => {
     const hashed = backend.saves.filter((s) => s.h.type !== "config");
     assert.deepEqual(hashed.map((s) => s.h.type).sort(), ["data", "index"]);
     for (const s of hashed) {
-      assert.equal(s.sha256, s.h.name);
-      assert.equal(createHash("sha256").update(s.data).digest("hex"), s.h.name);
+      if (s.h.type === "data") {
+        assert.equal(packHashHex("blake3", s.data), s.h.name);
+        assert.equal(s.sha256, undefined, "the name is not a SHA-256");
+        assert.equal(s.md5, createHash("md5").update(s.data).digest("base64"));
+      } else {
+        assert.equal(s.sha256, s.h.name);
+        assert.equal(createHash("sha256").update(s.data).digest("hex"), s.h.name);
+      }
     }
+  });
+
+  it("tells the backend a SHA-256-named pack's name as its SHA-256", async () => {
+    const { backend, saver } = await saverOver(true, "sha256");
+    backend.release();
+    await saver.addBlob("data", randomBytes(600));
+    await saver.flush();
+    const pack = backend.saves.find((s) => s.h.type === "data");
+    assert.ok(pack);
+    assert.equal(pack.sha256, pack.h.name);
+    assert.equal(pack.md5, undefined);
+    assert.equal(createHash("sha256").update(pack.data).digest("hex"), pack.h.name);
   });
 });

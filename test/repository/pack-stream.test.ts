@@ -14,7 +14,7 @@ function writePack(crypter: Crypter, sealed: boolean): { bytes: Buffer; id: stri
   const blobs = [Buffer.from("a".repeat(5000)), randomBytes(3000), Buffer.alloc(0)];
   const parts: Buffer[] = [];
   // The writer's parts are valid only during the call: copy them.
-  const w = new PackStreamWriter((b) => parts.push(Buffer.from(b)));
+  const w = new PackStreamWriter((b) => parts.push(Buffer.from(b)), "sha256");
   for (const plain of blobs) {
     const c = compressIfSmaller(plain, 3);
     const data = c ?? plain;
@@ -58,7 +58,7 @@ describe("PackStreamWriter.finish", () => {
   it("returns the header's entries as the pack stores them, for more entries than its first capacity", () => {
     const crypter = new AesGcmCrypter(randomBytes(32));
     const parts: Buffer[] = [];
-    const w = new PackStreamWriter((b) => parts.push(Buffer.from(b)));
+    const w = new PackStreamWriter((b) => parts.push(Buffer.from(b)), "sha256");
     const blobs = Array.from({ length: 200 }, (_, i) => Buffer.from(`tree ${i}`));
     blobs.forEach((b, i) => w.addSealed(i % 2 ? "tree" : "data", blobId(idKey, b), b, crypter, b.length, false));
     assert.equal(w.count, 200);

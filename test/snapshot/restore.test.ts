@@ -283,7 +283,7 @@ describe("restore from damaged data", () => {
     const builder = new PackBuilder();
     const enc = repo.encodeBlob(plain);
     builder.add("data", id, enc.stored, enc.rawLength, enc.compressed);
-    const p = builder.finish(repo.crypter);
+    const p = builder.finish(repo.crypter, repo.packHash);
     await repo.savePack(p.id, p.bytes);
     repo.index.addPack(p.id, p.entries);
     faulty.faults = { corruptLoad: (h) => h.type === "data" && h.name === first };
