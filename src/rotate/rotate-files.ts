@@ -31,6 +31,11 @@ export interface RotateOptions {
   stateFile?: string;
   /** How long to wait for another rotator before CofferError LOCKED (default 10 s). */
   lockTimeoutMs?: number;
+  /**
+   * Told of each warning as it happens (also listed in the result's `warnings`). A rule's logs
+   * are examined several at a time, so their warnings come in the order their work finished,
+   * not in file order; the result's `actions` are in file order.
+   */
   onWarning?: WarningSink;
   progress?: Progress;
   signal?: AbortSignal;
