@@ -4,8 +4,8 @@ import { collectGarbage, collectYoungGarbage, trimAfterCollections } from "../co
 import { crypterFromKey } from "../crypto/aead.js";
 import { CofferError } from "../core/errors.js";
 import { decodeJsonFile } from "../repository/file-codec.js";
-import { readIndexFile } from "../repository/index-file.js";
-import { decodeHeader, encodeHeader, HEADER_ENTRY } from "../repository/pack.js";
+import { readIndexFileEncoded } from "../repository/index-file.js";
+import { decodeHeader, HEADER_ENTRY } from "../repository/pack.js";
 import { BlobVerifier } from "./blob-verifier.js";
 import type { CheckWorkerInit, FromCheckWorker, ReadIndex, SummarizeTrees, ToCheckWorker, VerifyPack } from "./check-protocol.js";
 import { FilePackBytes, MemoryPackBytes, ReadWindow } from "./pack-bytes.js";
@@ -76,20 +76,20 @@ port.on("message", (m: ToCheckWorker) => {
 
 /** An index file parsed here, so the main thread never holds its JSON; a full collection then drops it. */
 function index(m: ReadIndex): FromCheckWorker {
-  let file: ReturnType<typeof readIndexFile>;
+  let file: ReturnType<typeof readIndexFileEncoded>;
   try {
-    file = readIndexFile(decodeJsonFile(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), crypter, `index ${m.id.slice(0, 8)}`, m.id), m.id);
+    file = readIndexFileEncoded(decodeJsonFile(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), crypter, `index ${m.id.slice(0, 8)}`, m.id), m.id);
   } catch (err) {
     if (err instanceof CofferError) return { t: "damaged", seq: m.seq, code: err.code, message: err.message };
     throw err;
   }
   const counts = new Uint32Array(file.packs.length);
-  const entries = new Uint8Array(file.packs.reduce((n, [, blobs]) => n + blobs.length * HEADER_ENTRY, 0));
+  const entries = new Uint8Array(file.packs.reduce((n, [, blobs]) => n + blobs.length, 0));
   let o = 0;
   file.packs.forEach(([, blobs], i) => {
-    counts[i] = blobs.length;
-    entries.set(encodeHeader(blobs), o);
-    o += blobs.length * HEADER_ENTRY;
+    counts[i] = blobs.length / HEADER_ENTRY;
+    entries.set(blobs, o);
+    o += blobs.length;
   });
   const out: FromCheckWorker = { t: "index", seq: m.seq, packs: file.packs.map(([p]) => p), counts, entries, supersedes: file.supersedes };
   collectGarbage();

@@ -197,9 +197,12 @@ class Checker {
 
   /** Loads every index file; returns how many failed. */
   async #indexFiles(pool: CheckPool): Promise<number> {
-    const ids = await this.repo.listIds("index");
+    // The largest first: the workers parse them, and a large file started last would leave
+    // one worker parsing while the other waits.
+    const listed = await this.repo.listFiles("index");
+    const ids = [...listed].sort((a, b) => b.size - a.size).map((f) => f.name);
     let done = 0;
-    const files = await mapLimit(ids, this.repo.backend.properties.connections, async (id) => {
+    const parsed = await mapLimit(ids, this.repo.backend.properties.connections, async (id) => {
       this.#throwIfAborted();
       try {
         return { id, file: await pool.readIndex(id, await this.repo.backend.load({ type: "index", name: id })) };
@@ -211,9 +214,12 @@ class Checker {
         this.progress.update({ phase: "check:index", filesDone: ++done, filesTotal: ids.length });
       }
     });
-    const good = files.filter((f) => f !== undefined);
+    // Then by id again, so what is reported does not depend on the sizes.
+    const byId = new Map(parsed.filter((f) => f !== undefined).map((f) => [f.id, f]));
+    const good = listed.flatMap((f) => byId.get(f.name) ?? []);
     const supersededBy = new Map<string, string>();
     for (const f of good) for (const s of f.file.supersedes) supersededBy.set(s, f.id);
+    this.index.reserve(good.reduce((n, f) => n + f.file.packs.reduce((m, [, blobs]) => m + blobs.length / HEADER_ENTRY, 0), 0));
     for (const f of good) {
       const by = supersededBy.get(f.id);
       if (by !== undefined) {
@@ -222,7 +228,7 @@ class Checker {
       }
       for (const [pack, blobs] of f.file.packs) this.#addPack(pack, blobs);
     }
-    return files.length - good.length;
+    return parsed.length - good.length;
   }
 
   /** Adds a pack's index entries (pack-header encoding). */
@@ -230,8 +236,10 @@ class Checker {
     const what = `pack ${pack.slice(0, 8)}`;
     const known = this.packEntries.get(pack);
     if (!known) {
+      // A worker encoded these entries from the index file it parsed: whole entries of known
+      // types, registered without an object per blob.
       this.packEntries.set(pack, encoded);
-      this.index.addPack(pack, decodeHeader(encoded, what));
+      this.index.addEncoded(pack, encoded);
       return;
     }
     // A pack listed by two index files keeps the union of its entries.

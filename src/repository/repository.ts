@@ -279,10 +279,15 @@ export class Repository {
 
   /** The ids of a type; the local cache forgets the files of that type no longer listed. */
   async listIds(type: FileType): Promise<string[]> {
-    const out: string[] = [];
-    for await (const f of this.backend.list(type)) out.push(f.name);
-    await this.#cache?.keepOnly(type, new Set(out));
-    return out.sort();
+    return (await this.listFiles(type)).map((f) => f.name);
+  }
+
+  /** The files of a type with their sizes, by id. */
+  async listFiles(type: FileType): Promise<{ name: string; size: number }[]> {
+    const out: { name: string; size: number }[] = [];
+    for await (const f of this.backend.list(type)) out.push({ name: f.name, size: f.size });
+    await this.#cache?.keepOnly(type, new Set(out.map((f) => f.name)));
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Resolves an id prefix of a file of the given type. */

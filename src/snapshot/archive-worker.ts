@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { type BigIntStats, closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { LocalFileWriter } from "../backend/local-file-writer.js";
 import { FastCdc } from "../chunker/fastcdc.js";
@@ -232,6 +232,14 @@ const SMALL = 1024 * 1024;
 let buffer: Buffer | undefined;
 /** Where the next small file goes: the bytes before it are under pending chunks. */
 let fill = 0;
+/**
+ * The last file's stat, kept only so that one BigIntStats stays alive. Its map is reached
+ * from the constructor's only through V8's weak transitions: when no instance survived a full
+ * collection (one runs every 16 MiB), the map died, and with it the optimized code of
+ * `readChunks` and of fs's stat functions, compiled again each time (`--trace-deopt`: "weak
+ * objects", eleven times a worker in an initial backup; docs/performance.md).
+ */
+let lastStat: BigIntStats | undefined;
 
 async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, flush: () => Promise<void>): Promise<{ bytesRead: number; changed: boolean }> {
   const fd = openSync(Buffer.from(f.path), "r");
@@ -275,7 +283,8 @@ async function readChunks(f: JobFile, emit: (chunk: Buffer) => Promise<void>, fl
       start = 0;
     }
     fill = end;
-    const after = fstatSync(fd, { bigint: true });
+    lastStat = fstatSync(fd, { bigint: true });
+    const after = lastStat;
     const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(total) !== before.size;
     return { bytesRead: total, changed };
   } finally {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import type { BlobEntry } from "../../src/repository/blob.js";
-import { buildIndexFile, indexFileText, readIndexFile } from "../../src/repository/index-file.js";
+import { buildIndexFile, indexFileText, readIndexFile, readIndexFileEncoded } from "../../src/repository/index-file.js";
 import { MasterIndex } from "../../src/repository/master-index.js";
 import { checkHeader, decodeHeader, encodeHeader } from "../../src/repository/pack.js";
 
@@ -57,5 +57,39 @@ describe("pack header entries used as encoded", () => {
     bad[46] = 7;
     assert.throws(() => checkHeader(bad, "pack x"), /unknown type/);
     assert.throws(() => decodeHeader(bad, "pack x"), /unknown type/);
+  });
+
+  it("readIndexFileEncoded gives each pack's entries as encodeHeader encodes readIndexFile's, and refuses what it refuses", () => {
+    const packs: [string, BlobEntry[]][] = [
+      [randomBytes(32).toString("hex"), entries(40)],
+      [randomBytes(32).toString("hex"), []],
+    ];
+    const supersedes = [randomBytes(32).toString("hex")];
+    const json = JSON.parse(indexFileText(packs.map(([id, es]) => [id, encodeHeader(es)] as const), supersedes)) as { packs: { blobs: Record<string, unknown>[] }[] };
+    const got = readIndexFileEncoded(json, "f".repeat(64));
+    assert.deepEqual(got.supersedes, supersedes);
+    const want = readIndexFile(json, "f".repeat(64));
+    assert.deepEqual(got.packs, want.packs.map(([id, es]) => [id, encodeHeader(es)]));
+    // A missing "compressed" reads as false in both.
+    const loose = structuredClone(json);
+    delete loose.packs[0]!.blobs[0]!.compressed;
+    assert.equal(readIndexFileEncoded(loose, "f".repeat(64)).packs[0]![1][1], 0);
+    const broken: [string, (b: Record<string, unknown>) => void][] = [
+      ["an id of 63 digits", (b) => (b.id = (b.id as string).slice(1))],
+      ["an upper-case id", (b) => (b.id = (b.id as string).toUpperCase())],
+      ["an unknown type", (b) => (b.type = "blob")],
+      ["a negative offset", (b) => (b.offset = -1)],
+      ["a zero length", (b) => (b.length = 0)],
+      ["a length that is no integer", (b) => (b.length = 1.5)],
+      ["an offset past 32 bits", (b) => (b.offset = 2 ** 32)],
+      ["a raw length given as text", (b) => (b.raw_length = "10")],
+    ];
+    for (const [what, spoil] of broken) {
+      const j = structuredClone(json);
+      spoil(j.packs[0]!.blobs[3]!);
+      assert.throws(() => readIndexFileEncoded(j, "f".repeat(64)), /is not a valid index/, what);
+    }
+    assert.throws(() => readIndexFileEncoded({ version: 2, packs: [] }, "f".repeat(64)), /format version 2/);
+    assert.throws(() => readIndexFileEncoded({ version: 1 }, "f".repeat(64)), /is not a valid index/);
   });
 });
