@@ -81,7 +81,10 @@ export class DataWriter {
     while (this.#batches.length > 1) await this.#batches.shift();
     // The batch just done, and the trees walked for the next, are garbage V8 has promoted
     // (they lived for seconds): without this the main heap grew to several batches' worth.
-    collectGarbageIfGrown(4 * 1024 * 1024);
+    // Not after every 4 MiB: those collections took 0.3 s of the main thread, which paces a
+    // restore of many small files (16 MiB: 9 % faster into tmpfs, 3.5 MB more at the peak;
+    // docs/performance.md, "Restore's main thread").
+    collectGarbageIfGrown(16 * 1024 * 1024);
   }
 
   /** Waits for every batch. */

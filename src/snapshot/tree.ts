@@ -201,5 +201,14 @@ export function decodeTree(b: Uint8Array): Tree {
   // A view, not Buffer.from(b): that copies the bytes first.
   const t = JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8")) as Tree;
   if (!t || !Array.isArray(t.nodes)) throw new Error("not a tree");
-  return t;
+  lastTree = t;
+  return lastTree;
 }
+
+/**
+ * The last tree decoded, kept only so that one object of its shape stays alive: callers keep
+ * the nodes and drop the `{ nodes }` around them, whose map V8 then let die at a full
+ * collection, taking with it the optimized code of every caller that had met it (restore's
+ * tree loader was compiled again six times; `--trace-deopt`, "weak objects").
+ */
+let lastTree: Tree | undefined;
