@@ -126,6 +126,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         if (signal?.aborted) throw stopError(signal, "The backup was interrupted; no snapshot was saved.");
       };
       interrupted();
+      // The walk is done: the parent's trees (the prefetch worker's isolate) are not needed.
+      await trees.close();
       if (pool) {
         await pool.flush();
         // Every pack of the workers is saved: their isolates and buffers (tens of MB) go
