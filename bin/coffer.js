@@ -14,7 +14,7 @@ v8.setFlagsFromString("--semi-space-growth-factor=1");
 v8.setFlagsFromString("--optimize-for-size");
 // Each isolate V8 starts copies its builtins into its own code range (short calls into them),
 // about 1 MB resident per worker thread; without, every worker calls the one copy in the
-// binary. 2.7 MB less for three workers (docs/performance.md, "Builtins shared by the workers").
+// binary: 2.3 MB less for three workers (docs/performance.md, "Builtins shared by the workers").
 v8.setFlagsFromString("--no-short-builtin-calls");
 // The bundle (scripts/bundle.mjs) starts faster than dist/src's 280 modules; it is used when it
 // is at least as new as the compiled sources, so a `tsc` without a new bundle is never shadowed.

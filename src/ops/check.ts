@@ -219,7 +219,8 @@ class Checker {
     const good = listed.flatMap((f) => byId.get(f.name) ?? []);
     const supersededBy = new Map<string, string>();
     for (const f of good) for (const s of f.file.supersedes) supersededBy.set(s, f.id);
-    this.index.reserve(good.reduce((n, f) => n + f.file.packs.reduce((m, [, blobs]) => m + blobs.length / HEADER_ENTRY, 0), 0));
+    const kept = good.filter((f) => !supersededBy.has(f.id));
+    this.index.reserve(kept.reduce((n, f) => n + f.file.packs.reduce((m, [, blobs]) => m + blobs.length / HEADER_ENTRY, 0), 0));
     for (const f of good) {
       const by = supersededBy.get(f.id);
       if (by !== undefined) {
