@@ -49,13 +49,19 @@ export function indexFileText(packs: readonly (readonly [string, Uint8Array])[],
   return `${out}]}`;
 }
 
-export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {
+/** The file's version and shape, and the error a bad part of it gives. */
+function indexJson(json: unknown, fileId: string): { j: IndexFileJson; bad: () => CofferError } {
   const j = json as IndexFileJson;
   if (j && typeof j.version === "number" && j.version !== 1) {
     throw new CofferError("UNSUPPORTED", `Index file ${fileId.slice(0, 8)} has format version ${j.version}; upgrade coffer to read it.`, { index: fileId });
   }
   const bad = (): CofferError => new CofferError("CORRUPT", `Index file ${fileId.slice(0, 8)} is not a valid index.`, { index: fileId });
   if (!j || j.version !== 1 || !Array.isArray(j.packs)) throw bad();
+  return { j, bad };
+}
+
+export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {
+  const { j, bad } = indexJson(json, fileId);
   for (const p of j.packs) {
     if (!p || !HEX64.test(p.id) || !Array.isArray(p.blobs)) throw bad();
     for (const b of p.blobs) {
@@ -78,12 +84,7 @@ export function readIndexFile(json: unknown, fileId: string): { packs: [string, 
  * header's 32 bits, so a file that passes encodes whole.
  */
 export function readIndexFileEncoded(json: unknown, fileId: string): { packs: [string, Buffer][]; supersedes: string[] } {
-  const j = json as IndexFileJson;
-  if (j && typeof j.version === "number" && j.version !== 1) {
-    throw new CofferError("UNSUPPORTED", `Index file ${fileId.slice(0, 8)} has format version ${j.version}; upgrade coffer to read it.`, { index: fileId });
-  }
-  const bad = (): CofferError => new CofferError("CORRUPT", `Index file ${fileId.slice(0, 8)} is not a valid index.`, { index: fileId });
-  if (!j || j.version !== 1 || !Array.isArray(j.packs)) throw bad();
+  const { j, bad } = indexJson(json, fileId);
   const u32 = (n: unknown, min: number): n is number => Number.isInteger(n) && (n as number) >= min && (n as number) <= 0xffffffff;
   const packs: [string, Buffer][] = [];
   for (const p of j.packs) {
