@@ -81,10 +81,12 @@ export class DataWriter {
     while (this.#batches.length > 1) await this.#batches.shift();
     // The batch just done, and the trees walked for the next, are garbage V8 has promoted
     // (they lived for seconds): without this the main heap grew to several batches' worth.
-    // Not after every 4 MiB: those collections took 0.3 s of the main thread, which paces a
-    // restore of many small files (16 MiB: 9 % faster into tmpfs, 3.5 MB more at the peak;
-    // docs/performance.md, "Restore's main thread").
-    collectGarbageIfGrown(16 * 1024 * 1024);
+    // From a local repository not after every 4 MiB: those collections took 0.3 s of the
+    // main thread, which paces a restore of many small files (16 MiB: 9 % faster into tmpfs,
+    // 3.5 MB more at the peak; docs/performance.md, "Restore's main thread"). Where every
+    // pack passes through the main thread (S3 and the other remote backends), its heap grows
+    // with them: 16 MiB cost 15-20 MB at the peak there, so it stays at 4.
+    collectGarbageIfGrown((this.#blocks ? 4 : 16) * 1024 * 1024);
   }
 
   /** Waits for every batch. */
