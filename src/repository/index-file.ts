@@ -1,6 +1,6 @@
 import { CofferError } from "../core/errors.js";
 import type { BlobEntry } from "./blob.js";
-import { HEADER_ENTRY } from "./pack.js";
+import { decodeHeader, HEADER_ENTRY } from "./pack.js";
 
 /**
  * An index file (`index/<id>`): the packs a writer produced and the blobs in each, with the
@@ -49,42 +49,20 @@ export function indexFileText(packs: readonly (readonly [string, Uint8Array])[],
   return `${out}]}`;
 }
 
-/** The file's version and shape, and the error a bad part of it gives. */
-function indexJson(json: unknown, fileId: string): { j: IndexFileJson; bad: () => CofferError } {
+/**
+ * An index file's packs with their blobs encoded as the pack headers encode them (pack.ts,
+ * 46 bytes each), without an object per blob: what MasterIndex.addEncoded takes and what
+ * `check`'s workers pass to the main thread. Throws CofferError UNSUPPORTED for another
+ * version and CORRUPT for anything else that is not a valid index (offsets and lengths must
+ * fit the header's 32 bits).
+ */
+export function readIndexFileEncoded(json: unknown, fileId: string): { packs: [string, Buffer][]; supersedes: string[] } {
   const j = json as IndexFileJson;
   if (j && typeof j.version === "number" && j.version !== 1) {
     throw new CofferError("UNSUPPORTED", `Index file ${fileId.slice(0, 8)} has format version ${j.version}; upgrade coffer to read it.`, { index: fileId });
   }
   const bad = (): CofferError => new CofferError("CORRUPT", `Index file ${fileId.slice(0, 8)} is not a valid index.`, { index: fileId });
   if (!j || j.version !== 1 || !Array.isArray(j.packs)) throw bad();
-  return { j, bad };
-}
-
-export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {
-  const { j, bad } = indexJson(json, fileId);
-  for (const p of j.packs) {
-    if (!p || !HEX64.test(p.id) || !Array.isArray(p.blobs)) throw bad();
-    for (const b of p.blobs) {
-      if (!b || !HEX64.test(b.id) || (b.type !== "data" && b.type !== "tree") || !(b.offset >= 0) || !(b.length > 0) || !(b.raw_length >= 0)) throw bad();
-    }
-  }
-  return {
-    supersedes: Array.isArray(j.supersedes) ? j.supersedes : [],
-    packs: j.packs.map((p) => [
-      p.id,
-      p.blobs.map((b) => ({ id: Buffer.from(b.id, "hex"), type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compressed: b.compressed })),
-    ]),
-  };
-}
-
-/**
- * readIndexFile's checks, with each pack's blobs encoded as its header encodes them (pack.ts,
- * 46 bytes each) instead of an object per blob: the form `check` passes from its workers to
- * the main thread and MasterIndex.addEncoded takes. Offsets and lengths must also fit the
- * header's 32 bits, so a file that passes encodes whole.
- */
-export function readIndexFileEncoded(json: unknown, fileId: string): { packs: [string, Buffer][]; supersedes: string[] } {
-  const { j, bad } = indexJson(json, fileId);
   const u32 = (n: unknown, min: number): n is number => Number.isInteger(n) && (n as number) >= min && (n as number) <= 0xffffffff;
   const packs: [string, Buffer][] = [];
   for (const p of j.packs) {
@@ -104,4 +82,10 @@ export function readIndexFileEncoded(json: unknown, fileId: string): { packs: [s
     packs.push([p.id, b]);
   }
   return { supersedes: Array.isArray(j.supersedes) ? j.supersedes : [], packs };
+}
+
+/** readIndexFileEncoded, with an object per blob (prune's plans compare them). */
+export function readIndexFile(json: unknown, fileId: string): { packs: [string, BlobEntry[]][]; supersedes: string[] } {
+  const { packs, supersedes } = readIndexFileEncoded(json, fileId);
+  return { supersedes, packs: packs.map(([id, encoded]) => [id, decodeHeader(encoded, `index ${fileId.slice(0, 8)}`)]) };
 }

@@ -11,9 +11,10 @@ import { idHashOf, newConfig, parseConfig, type RepoConfig } from "./config.js";
 import { packHashOf, type PackHash } from "./pack-hash.js";
 import { decodeJsonFile, encodeJsonFile, encodeJsonText } from "./file-codec.js";
 import { IndexCache } from "./index-cache.js";
-import { readIndexFile } from "./index-file.js";
+import { readIndexFileEncoded } from "./index-file.js";
 import { LocalCache, type LocalCacheOptions } from "./local-cache.js";
 import { MasterIndex } from "./master-index.js";
+import { HEADER_ENTRY } from "./pack.js";
 import { mapLimit } from "./map-limit.js";
 
 const TREE_CACHE_BYTES = 64 * 1024 * 1024;
@@ -324,12 +325,12 @@ export class Repository {
       for (const id of base.listed) if (!wasSuperseded.has(id)) this.index.files.add(id);
     }
     let blobs = 0;
-    for (const f of fresh) if (!superseded.has(f.id)) for (const [, b] of f.file.packs) blobs += b.length;
+    for (const f of fresh) if (!superseded.has(f.id)) for (const [, b] of f.file.packs) blobs += b.length / HEADER_ENTRY;
     this.index.reserve(blobs);
     for (const f of fresh) {
       if (superseded.has(f.id)) continue;
       this.index.files.add(f.id);
-      for (const [pack, blobs] of f.file.packs) this.index.addPack(pack, blobs);
+      for (const [pack, encoded] of f.file.packs) this.index.addEncoded(pack, encoded);
     }
     this.#indexListed = ids;
     this.#indexSuperseded = ids.filter((id) => superseded.has(id));
@@ -349,8 +350,8 @@ export class Repository {
     await this.#indexCache.write({ listed, superseded: this.#indexSuperseded, arrays: this.index.toArrays() });
   }
 
-  async #readIndexFiles(ids: readonly string[]): Promise<{ id: string; file: ReturnType<typeof readIndexFile> }[]> {
-    return mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFile(await this.loadJson("index", id), id) }));
+  async #readIndexFiles(ids: readonly string[]): Promise<{ id: string; file: ReturnType<typeof readIndexFileEncoded> }[]> {
+    return mapLimit(ids, this.backend.properties.connections, async (id) => ({ id, file: readIndexFileEncoded(await this.loadJson("index", id), id) }));
   }
 
   /**
