@@ -4,6 +4,7 @@ import { LocalFileWriter } from "../backend/local-file-writer.js";
 import type { GrowableBytes } from "./growable-bytes.js";
 import { checkHeader, HEADER_ENTRY, memoryPack, PackStreamWriter } from "./pack.js";
 import type { Repository } from "./repository.js";
+import type { UploadCheck } from "./upload-digest.js";
 
 /**
  * Writes packs, then the index files that name them (never the other way round), so a crash
@@ -77,7 +78,7 @@ export class PackSaver {
     if (!b) return;
     this.#builders.delete(type);
     const p = b.pack.finish(this.repo.crypter);
-    await this.addPack(p.id, b.bytes.view(), p.header, p.md5);
+    await this.addPack(p.id, b.bytes.view(), p.header, p.check);
   }
 
   /**
@@ -94,17 +95,17 @@ export class PackSaver {
 
   /**
    * Uploads a finished pack (in the background, bounded), then indexes it. `header` is its
-   * entries encoded as in the pack's header (PackStreamWriter.finish, encodeHeader); `md5`
-   * its MD5 in base64 when the builder took it (see memoryPack).
+   * entries encoded as in the pack's header (PackStreamWriter.finish, encodeHeader); `check`
+   * the digest the builder took for the upload, if any (see memoryPack).
    */
-  async addPack(id: string, bytes: Buffer, header: Buffer, md5?: string): Promise<void> {
+  async addPack(id: string, bytes: Buffer, header: Buffer, check?: UploadCheck): Promise<void> {
     this.#throwIfFailed();
     const { count, trees } = this.#register(id, header);
     this.bytesAdded += bytes.length;
     while (this.#uploads.size >= this.#maxUploads()) await Promise.race(this.#uploads);
     this.#throwIfFailed();
     const up = this.repo
-      .savePack(id, bytes, trees === count ? "tree" : undefined, md5)
+      .savePack(id, bytes, trees === count ? "tree" : undefined, check)
       .then(async () => {
         await this.#indexLater(id, header, count);
       })

@@ -4,6 +4,7 @@ import type { Crypter } from "../crypto/aead.js";
 import type { BlobEntry, BlobType } from "./blob.js";
 import { GrowableBytes } from "./growable-bytes.js";
 import { packHasher, packHashHex, type PackHash, type PackHasher } from "./pack-hash.js";
+import { uploadCheck, uploadDigest, type UploadCheck, type UploadDigest } from "./upload-digest.js";
 
 /**
  * Pack format: `blob₁ … blobₙ ‖ sealed header ‖ uint32 LE length of the sealed header`.
@@ -102,17 +103,17 @@ export class PackStreamWriter {
   readonly #header = new GrowableBytes(64 * HEADER_ENTRY);
   readonly #entry = Buffer.alloc(HEADER_ENTRY);
   readonly #hash: PackHasher;
-  readonly #md5: Hash | undefined;
+  readonly #upload: { digest: UploadDigest; hash: Hash } | undefined;
   #size = 0;
 
-  /** `opts.md5`: also take the MD5 of the bytes, for an upload (see memoryPack). */
+  /** `opts.upload`: also take that digest of the bytes, for a server to check an upload against (see memoryPack). */
   constructor(
     private readonly sink: (b: Uint8Array) => void,
     hash: PackHash,
-    opts: { md5?: boolean } = {},
+    opts: { upload?: UploadDigest } = {},
   ) {
     this.#hash = packHasher(hash);
-    this.#md5 = opts.md5 ? createHash("md5") : undefined;
+    this.#upload = opts.upload ? { digest: opts.upload, hash: createHash(opts.upload) } : undefined;
   }
 
   get size(): number {
@@ -146,16 +147,16 @@ export class PackStreamWriter {
   #write(b: Uint8Array): void {
     this.sink(b);
     this.#hash.update(b);
-    this.#md5?.update(b);
+    this.#upload?.hash.update(b);
     this.#size += b.length;
   }
 
   /**
    * Writes the header and returns the pack's id, its size, its header's entries, encoded
-   * (decodeHeader reads them), and with `opts.md5` its MD5 in base64; the writer is spent
-   * afterwards.
+   * (decodeHeader reads them), and with `opts.upload` the digest for the upload's check; the
+   * writer is spent afterwards.
    */
-  finish(crypter: Crypter): { id: string; header: Buffer; size: number; md5?: string } {
+  finish(crypter: Crypter): { id: string; header: Buffer; size: number; check?: UploadCheck } {
     const header = Buffer.from(this.#header.view());
     const sealed = crypter.seal(header);
     const len = Buffer.alloc(4);
@@ -163,7 +164,7 @@ export class PackStreamWriter {
     this.#write(sealed);
     this.#write(len);
     const id = this.#hash.hex();
-    return this.#md5 ? { id, header, size: this.#size, md5: this.#md5.digest("base64") } : { id, header, size: this.#size };
+    return this.#upload ? { id, header, size: this.#size, check: uploadCheck(this.#upload.digest, this.#upload.hash) } : { id, header, size: this.#size };
   }
 }
 
@@ -171,12 +172,12 @@ export class PackStreamWriter {
  * A pack built in memory, in one buffer (GrowableBytes) that the writer seals and appends
  * into: for packs bound for a remote repository. `capacity` should hold a full pack; the
  * buffer grows when it does not. A server checks an upload against the pack's SHA-256 name,
- * or, for a pack named by BLAKE3, against its MD5, taken here in the same pass over the bytes
- * (`finish` returns it).
+ * or, for a pack named by BLAKE3, against a digest taken here in the same pass over the bytes
+ * (`finish` returns it): SHA-256 or MD5, whichever this CPU takes faster (uploadDigest).
  */
 export function memoryPack(capacity: number, hash: PackHash): { bytes: GrowableBytes; pack: PackStreamWriter } {
   const bytes = new GrowableBytes(capacity);
-  return { bytes, pack: new PackStreamWriter((b) => bytes.append(b), hash, { md5: hash !== "sha256" }) };
+  return { bytes, pack: new PackStreamWriter((b) => bytes.append(b), hash, hash === "sha256" ? {} : { upload: uploadDigest() }) };
 }
 
 /** Reads the header from a pack's tail (the last `tail` bytes, or the whole pack). */

@@ -16,6 +16,7 @@ import { LocalCache, type LocalCacheOptions } from "./local-cache.js";
 import { MasterIndex } from "./master-index.js";
 import { HEADER_ENTRY } from "./pack.js";
 import { mapLimit } from "./map-limit.js";
+import type { UploadCheck } from "./upload-digest.js";
 
 const TREE_CACHE_BYTES = 64 * 1024 * 1024;
 /** Trees of one pack read by range before the pack is loaded whole (see #treeBlobBytes). */
@@ -357,13 +358,12 @@ export class Repository {
   /**
    * Saves a finished pack's bytes under its name (the pack hash its builder computed). A pack of
    * trees (`type`) is also kept in the local cache, where the next backup reads its parent.
-   * `md5`: the bytes' MD5 in base64, when the builder took it.
+   * `check`: the digest the builder took of the bytes for the upload (see memoryPack), if any.
    */
-  async savePack(id: string, bytes: Buffer, type?: BlobType, md5?: string): Promise<void> {
+  async savePack(id: string, bytes: Buffer, type?: BlobType, check?: UploadCheck): Promise<void> {
     // A SHA-256 name doubles as the payload hash a remote server checks the upload against;
-    // for a BLAKE3 name, the MD5 the builder took (if any) does that job.
-    const check = this.packHash === "sha256" ? { sha256: id } : md5 !== undefined ? { md5 } : undefined;
-    await this.backend.save({ type: "data", name: id }, bytes, check);
+    // for a BLAKE3 name, the digest the builder took (if any) does that job.
+    await this.backend.save({ type: "data", name: id }, bytes, this.packHash === "sha256" ? { sha256: id } : check);
     if (type === "tree") await this.#cache?.put({ type: "data", name: id }, bytes);
   }
 

@@ -186,7 +186,7 @@ export class ArchivePool {
       }
       case "pack": {
         const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), m.md5).then(
+        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), m.check).then(
           () => this.#post(st, { t: "packAck" }),
           (err) => this.#fail(err),
         );

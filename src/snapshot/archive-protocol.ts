@@ -1,5 +1,6 @@
 import type { IdKey } from "../repository/blob-id.js";
 import type { PackHash } from "../repository/pack-hash.js";
+import type { UploadCheck } from "../repository/upload-digest.js";
 
 /**
  * Messages between the archiver (main thread) and its worker threads. A job is a batch of
@@ -48,7 +49,7 @@ export interface FileOutcome {
 
 export type FromWorker =
   | { t: "hashes"; job: number; ids: Uint8Array }
-  | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array; md5?: string }
+  | { t: "pack"; id: string; bytes: Uint8Array; header: Uint8Array; check?: UploadCheck }
   /** The worker saved this pack itself (durably) under `localRoot`. */
   | { t: "packSaved"; id: string; size: number; header: Uint8Array }
   | { t: "done"; job: number; ids: Uint8Array; files: Omit<FileOutcome, "ids">[]; idCounts: number[] }

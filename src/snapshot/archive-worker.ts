@@ -354,7 +354,7 @@ async function finishPack(): Promise<void> {
   const header = new Uint8Array(p.header);
   // The pack's buffer is this pack's alone: it moves to the main thread without a copy.
   const out = m.bytes.view();
-  send({ t: "pack", id: p.id, bytes: out, header, ...(p.md5 ? { md5: p.md5 } : {}) }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
+  send({ t: "pack", id: p.id, bytes: out, header, ...(p.check ? { check: p.check } : {}) }, [out.buffer as ArrayBuffer, header.buffer as ArrayBuffer]);
   await reply("packAck");
   bytesSinceCollect = 0;
   collectGarbage();
