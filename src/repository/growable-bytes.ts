@@ -2,14 +2,16 @@
  * Bytes appended into one buffer that grows by half when it is full. A backup worker builds a
  * pack for a remote repository in one: without it each blob was a sealed buffer of its own,
  * and finishing the pack concatenated them into another, two copies of a 16 MiB pack per
- * worker at its peak. The buffer is never pooled, so its ArrayBuffer can be transferred.
+ * worker at its peak. The buffer is never Node's pool, so its ArrayBuffer can be transferred
+ * (and, once its bytes are uploaded, transferred back and reused).
  */
 export class GrowableBytes {
   #buf: Buffer;
   #len = 0;
 
-  constructor(capacity: number) {
-    this.#buf = Buffer.allocUnsafeSlow(Math.max(1, capacity));
+  /** `reuse`: a buffer that nothing else uses any more, taken instead of a new one when it holds `capacity`. */
+  constructor(capacity: number, reuse?: ArrayBuffer) {
+    this.#buf = reuse !== undefined && reuse.byteLength >= capacity ? Buffer.from(reuse) : Buffer.allocUnsafeSlow(Math.max(1, capacity));
   }
 
   get length(): number {

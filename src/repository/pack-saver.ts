@@ -96,9 +96,10 @@ export class PackSaver {
   /**
    * Uploads a finished pack (in the background, bounded), then indexes it. `header` is its
    * entries encoded as in the pack's header (PackStreamWriter.finish, encodeHeader); `check`
-   * the digest the builder took for the upload, if any (see memoryPack).
+   * the digest the builder took for the upload, if any (see memoryPack). `uploaded` is called
+   * once the bytes are saved and no longer used here (the caller may reuse their buffer).
    */
-  async addPack(id: string, bytes: Buffer, header: Buffer, check?: UploadCheck): Promise<void> {
+  async addPack(id: string, bytes: Buffer, header: Buffer, check?: UploadCheck, uploaded?: () => void): Promise<void> {
     this.#throwIfFailed();
     const { count, trees } = this.#register(id, header);
     this.bytesAdded += bytes.length;
@@ -107,6 +108,7 @@ export class PackSaver {
     const up = this.repo
       .savePack(id, bytes, trees === count ? "tree" : undefined, check)
       .then(async () => {
+        uploaded?.();
         await this.#indexLater(id, header, count);
       })
       .catch((err) => {

@@ -175,8 +175,8 @@ export class PackStreamWriter {
  * or, for a pack named by BLAKE3, against a digest taken here in the same pass over the bytes
  * (`finish` returns it): SHA-256 or MD5, whichever this CPU takes faster (uploadDigest).
  */
-export function memoryPack(capacity: number, hash: PackHash): { bytes: GrowableBytes; pack: PackStreamWriter } {
-  const bytes = new GrowableBytes(capacity);
+export function memoryPack(capacity: number, hash: PackHash, reuse?: ArrayBuffer): { bytes: GrowableBytes; pack: PackStreamWriter } {
+  const bytes = new GrowableBytes(capacity, reuse);
   return { bytes, pack: new PackStreamWriter((b) => bytes.append(b), hash, hash === "sha256" ? {} : { upload: uploadDigest() }) };
 }
 

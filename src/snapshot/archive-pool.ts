@@ -170,8 +170,9 @@ export class ArchivePool {
     }
   }
 
-  #post(st: WorkerState, m: ToWorker): void {
-    st.w.postMessage(m);
+  /** Posts to a worker (a no-op once it has exited), moving `transfer` to it. */
+  #post(st: WorkerState, m: ToWorker, transfer?: ArrayBuffer[]): void {
+    st.w.postMessage(m, transfer);
   }
 
   #onMessage(st: WorkerState, m: FromWorker): void {
@@ -186,7 +187,9 @@ export class ArchivePool {
       }
       case "pack": {
         const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), m.check).then(
+        // Once uploaded, the pack's buffer goes back to its worker for the next pack.
+        const uploaded = (): void => this.#post(st, { t: "spare", buffer: m.bytes.buffer as ArrayBuffer }, [m.bytes.buffer as ArrayBuffer]);
+        this.saver.addPack(m.id, bytes, Buffer.from(m.header.buffer, m.header.byteOffset, m.header.byteLength), m.check, uploaded).then(
           () => this.#post(st, { t: "packAck" }),
           (err) => this.#fail(err),
         );

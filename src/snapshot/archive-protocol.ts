@@ -33,6 +33,8 @@ export type ToWorker =
   | { t: "job"; job: number; paths: Uint8Array; pathLengths: number[] }
   | { t: "claims"; job: number; want: Uint8Array }
   | { t: "packAck" }
+  /** A pack's buffer back, once its upload is done: the worker builds its next pack in it. */
+  | { t: "spare"; buffer: ArrayBuffer }
   | { t: "flush" }
   /** Stop: remove the pack file being written; answered at once, even in the middle of a job. */
   | { t: "abort" };

@@ -50,6 +50,12 @@ function collectIfDue(bytes: number): void {
   }
 }
 
+/**
+ * The buffer of a pack this worker built for a remote repository, back from the main thread
+ * once uploaded: the next pack is built in it rather than in new memory (each new 24 MiB
+ * buffer cost its pages' faults, and the main thread collections for its external memory).
+ */
+let spare: ArrayBuffer | undefined;
 let waiting: ((m: ToWorker) => void) | undefined;
 /** Set by an abort: no more pack files are started. */
 let aborted = false;
@@ -61,6 +67,10 @@ port.on("message", (m: ToWorker) => {
     stream = undefined;
     memory = undefined;
     port.postMessage({ t: "aborted" } satisfies FromWorker);
+    return;
+  }
+  if (m.t === "spare") {
+    spare = m.buffer;
     return;
   }
   if (waiting && (m.t === "claims" || m.t === "packAck")) {
@@ -329,7 +339,10 @@ async function addToPack(p: Pending): Promise<void> {
     return;
   }
   // Room for a full pack and the blob that ends it; the header, when larger, grows it.
-  memory ??= memoryPack(init.packSize + init.chunker.max + 64 * 1024, init.packHash);
+  if (!memory) {
+    memory = memoryPack(init.packSize + init.chunker.max + 64 * 1024, init.packHash, spare);
+    spare = undefined;
+  }
   memory.pack.addSealed("data", p.id, c ?? p.data, crypter, p.data.length, c !== undefined);
   if (memory.pack.size >= init.packSize) await finishPack();
 }

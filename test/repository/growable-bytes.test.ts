@@ -23,4 +23,17 @@ describe("GrowableBytes", () => {
     port1.close();
     port2.close();
   });
+
+  it("builds in a buffer given back to it when that holds the capacity, else in a new one", () => {
+    const given = new ArrayBuffer(100);
+    const g = new GrowableBytes(64, given);
+    g.append(Buffer.from("reused"));
+    assert.equal(g.view().buffer, given);
+    assert.equal(g.view().toString(), "reused");
+    const small = new ArrayBuffer(10);
+    const h = new GrowableBytes(64, small);
+    h.append(Buffer.from("fresh"));
+    assert.notEqual(h.view().buffer, small);
+    assert.equal(h.view().toString(), "fresh");
+  });
 });

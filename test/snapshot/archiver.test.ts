@@ -4,6 +4,7 @@ import { appendFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { Handle, SaveOptions } from "../../src/backend/backend.js";
 import { MemoryBackend } from "../../src/backend/memory.js";
 import { isCofferError } from "../../src/core/errors.js";
 import { TEST_KDF } from "../../src/crypto/kdf.js";
@@ -159,6 +160,46 @@ describe("backup into a local repository", () => {
       assert.equal(c.ok, true, JSON.stringify(c.errors));
       assert.equal(c.warnings.length, 0, JSON.stringify(c.warnings));
       assert.equal(c.packsRead, reopened.index.packCount);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("backup into a remote repository", () => {
+  it("workers build each pack in the buffer of one already uploaded, and every pack checks out", async () => {
+    const { DelegatingBackend } = await import("../../src/backend/delegating-backend.js");
+    const { check } = await import("../../src/ops/check.js");
+    const { restore } = await import("../../src/snapshot/restorer.js");
+    const { readFileSync } = await import("node:fs");
+    // Keeps the views the driver was given: once a pack is uploaded, its buffer is moved back
+    // to the worker that built it, and the view left here is detached.
+    class Watching extends DelegatingBackend {
+      readonly packs: Uint8Array[] = [];
+      override save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+        if (h.type === "data") this.packs.push(data);
+        return super.save(h, data, opts); // MemoryBackend keeps a copy
+      }
+    }
+    const root = mkdtempSync(join(tmpdir(), "coffer-remote-"));
+    try {
+      const data = join(root, "data");
+      mkdirSync(data);
+      const files = Array.from({ length: 12 }, () => randomBytes(700 * 1024));
+      files.forEach((f, i) => writeFileSync(join(data, `f${i}.bin`), f));
+      const backend = new Watching(new MemoryBackend());
+      const repo = await Repository.init(backend, { password: "pw", kdf: TEST_KDF, packSize: 1024 * 1024 });
+      const r = await backup(repo, { paths: [data] });
+      assert.equal(r.summary.files_new, 12);
+      assert.ok(r.snapshot);
+      assert.ok(backend.packs.length >= 6, `packs: ${backend.packs.length}`);
+      const reused = backend.packs.filter((p) => p.buffer.byteLength === 0).length;
+      assert.ok(reused >= 1, `buffers moved back to the workers: ${reused} of ${backend.packs.length}`);
+      const c = await check(repo, { readData: true, stampIntegrity: false });
+      assert.equal(c.ok, true, JSON.stringify(c.errors));
+      assert.equal(c.packsRead, repo.index.packCount);
+      await restore(repo, { snapshot: r.snapshot, target: join(root, "out") });
+      files.forEach((f, i) => assert.deepEqual(readFileSync(join(root, "out", data, `f${i}.bin`)), f));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
