@@ -18,7 +18,9 @@ import {
   type LoadOptions,
   type SaveOptions,
 } from "./backend.js";
+import { RawGetFailed, RawHttpGetter, type RawResponse } from "./raw-http-get.js";
 import { isPermanentS3Error, s3Error, s3Status } from "./s3-error.js";
+import { encodeKeyPath, signGet } from "./s3-sign.js";
 import { formatS3Location, type S3Location } from "./s3-url.js";
 
 type Sdk = typeof import("@aws-sdk/client-s3");
@@ -69,6 +71,8 @@ export class S3Backend implements Backend {
   readonly #root: string;
   readonly #server: string;
   #client: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
+  /** GETs around the SDK, for a server reached over plain HTTP with the bucket in the path. */
+  readonly #raw: { getter: RawHttpGetter; host: string } | undefined;
 
   constructor(opts: S3Options) {
     this.#opts = opts;
@@ -76,6 +80,7 @@ export class S3Backend implements Backend {
     this.#root = opts.prefix === "" ? "" : `${opts.prefix}/`;
     this.#server = opts.endpoint ?? "AWS S3";
     this.properties = { kind: "s3", connections: opts.connections ?? DEFAULT_CONNECTIONS, atomicReplace: true, remote: true };
+    this.#raw = rawGetterFor(opts, this.properties.connections);
   }
 
   async create(): Promise<void> {
@@ -128,6 +133,14 @@ export class S3Backend implements Backend {
     // S3 has no empty range: the size alone says whether the read is within the file.
     if (length === 0) return this.#emptyRead(h, opts);
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
+    if (this.#raw) {
+      // A response the fast path does not handle: the SDK asks again.
+      const data = await this.#rawLoad(this.#raw, h, opts, range).catch((err: unknown) => {
+        if (err instanceof RawGetFailed) return undefined;
+        throw err;
+      });
+      if (data) return data;
+    }
     const { sdk, client } = await this.#sdk();
     let res;
     try {
@@ -160,6 +173,39 @@ export class S3Backend implements Backend {
       if (err instanceof CofferError) throw err;
       throw this.#error(err, "loading", h);
     }
+  }
+
+  /**
+   * A GET through RawHttpGetter, signed here with the SDK's credentials and region: the whole
+   * file (200) or exactly the range asked for (206). Errors are reported as through the SDK:
+   * an S3 error's code from its XML body, Node's for a failed connection. RawGetFailed for a
+   * response it does not handle (a redirect, a range other than the one asked for).
+   */
+  async #rawLoad(raw: { getter: RawHttpGetter; host: string }, h: Handle, opts: LoadOptions | undefined, range: string | undefined): Promise<Buffer> {
+    let res: RawResponse;
+    try {
+      const { client } = await this.#sdk();
+      const [credentials, region] = await Promise.all([client.config.credentials(), client.config.region()]);
+      const path = `/${encodeKeyPath(this.#opts.bucket)}/${encodeKeyPath(this.#key(h))}`;
+      res = await raw.getter.get(path, signGet({ ...credentials, region }, raw.host, path, range ? { range } : {}, new Date()));
+    } catch (err) {
+      if (err instanceof RawGetFailed) throw err;
+      throw this.#error(err, "loading", h);
+    }
+    if (res.status >= 400) {
+      const err = xmlError(res);
+      // The range starts at or past the end: empty when it starts exactly at the end.
+      if (range && (res.status === 416 || err.name === "InvalidRange")) return this.#emptyRead(h, opts);
+      throw this.#error(err, "loading", h);
+    }
+    if (res.status !== (range ? 206 : 200)) throw new RawGetFailed(`HTTP ${res.status}`);
+    if (!range) return res.body;
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+    if (!m || Number(m[1]) !== (opts?.offset ?? 0)) throw new RawGetFailed("unexpected Content-Range");
+    // CORRUPT when the range reaches past the end, as through the SDK.
+    const want = loadRange(h, Number(m[3]), opts).length;
+    if (res.body.length !== want) throw this.#error(new Error(`${res.body.length} of ${want} bytes arrived`), "loading", h);
+    return res.body;
   }
 
   async stat(h: Handle): Promise<FileInfo> {
@@ -202,6 +248,7 @@ export class S3Backend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#raw?.getter.close();
     const pending = this.#client;
     this.#client = undefined;
     if (pending) (await pending.catch(() => undefined))?.client.destroy();
@@ -327,4 +374,36 @@ async function readBody(body: AsyncIterable<Uint8Array>, length: number | undefi
     at += c.length;
   }
   return at === length ? out : out.subarray(0, at);
+}
+
+/**
+ * The fast GET path (RawHttpGetter) for a server given by an `http://` URL with no path of
+ * its own, the bucket in the request's path; undefined otherwise (HTTPS, AWS, virtual hosts),
+ * where the SDK does every request. `COFFER_S3_RAW_GET=0` turns it off.
+ */
+function rawGetterFor(opts: S3Options, connections: number): { getter: RawHttpGetter; host: string } | undefined {
+  if (opts.endpoint === undefined || opts.pathStyle === false || process.env["COFFER_S3_RAW_GET"] === "0") return undefined;
+  let u: URL;
+  try {
+    u = new URL(opts.endpoint);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== "http:" || (u.pathname !== "/" && u.pathname !== "") || u.search !== "" || u.username !== "") return undefined;
+  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  const getter = new RawHttpGetter({ host, port: Number(u.port || 80), connectTimeoutMs: opts.connectTimeoutMs ?? 10_000, idleTimeoutMs: opts.idleTimeoutMs ?? 60_000, maxIdle: connections });
+  return { getter, host: u.host };
+}
+
+/** An S3 error response as the SDK reports it: its code as the name, and the HTTP status. */
+function xmlError(res: RawResponse): Error {
+  const xml = res.body.toString("utf8");
+  const field = (tag: string): string | undefined => {
+    const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml);
+    return m?.[1]?.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[e] ?? "");
+  };
+  const code = field("Code");
+  const err = new Error(field("Message") ?? `HTTP ${res.status}`);
+  if (code) Object.assign(err, { name: code, Code: code });
+  return Object.assign(err, { $metadata: { httpStatusCode: res.status } });
 }

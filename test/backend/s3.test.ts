@@ -295,6 +295,89 @@ describe("S3 backend against the server", () => {
   });
 });
 
+describe("S3 backend's own GETs over plain HTTP", () => {
+  // A stand-in server that checks only what a GET carries: a Signature Version 4 with the
+  // given key, the path and the range; the bodies and errors are what S3 sends.
+  async function server(): Promise<{ http: Server; requests: { url: string; range?: string; auth: string; ua?: string }[] }> {
+    const requests: { url: string; range?: string; auth: string; ua?: string }[] = [];
+    const object = Buffer.from("0123456789abcdefghij");
+    const http = await listen(
+      createHttpServer((req, res) => {
+        requests.push({ url: req.url ?? "", auth: String(req.headers.authorization), ...(req.headers.range ? { range: req.headers.range } : {}), ...(req.headers["user-agent"] ? { ua: req.headers["user-agent"] } : {}) });
+        const error = (status: number, code: string): void => {
+          const xml = `<?xml version="1.0"?><Error><Code>${code}</Code><Message>${code} &amp; more</Message></Error>`;
+          res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(xml) }).end(xml);
+        };
+        if (req.url?.startsWith("/gone/")) return error(404, "NoSuchBucket");
+        if (!/\/keys\/present(\?x-id=GetObject)?$/.test(req.url ?? "")) return error(404, "NoSuchKey");
+        const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+        if (!m) return void res.writeHead(200, { "content-length": object.length }).end(object);
+        const from = Number(m[1]);
+        if (from >= object.length) return error(416, "InvalidRange");
+        const to = Math.min(m[2] ? Number(m[2]) : Infinity, object.length - 1);
+        res.writeHead(206, { "content-length": to - from + 1, "content-range": `bytes ${from}-${to}/${object.length}` }).end(object.subarray(from, to + 1));
+      }),
+    );
+    return { http, requests };
+  }
+  const credentials = { accessKeyId: "AKID", secretAccessKey: "secret" };
+  const present = { type: "key" as const, name: "present" };
+
+  it("reads whole files and ranges itself, signed, one request each", async () => {
+    const { http, requests } = await server();
+    const b = s3(`s3:http://127.0.0.1:${port(http)}/bucket/my repo`, { credentials, region: "eu-central-1" });
+    try {
+      assert.equal((await b.load(present)).toString(), "0123456789abcdefghij");
+      assert.equal((await b.load(present, { offset: 5, length: 4 })).toString(), "5678");
+      assert.equal((await b.load(present, { offset: 18 })).toString(), "ij");
+      assert.equal(requests.length, 3);
+      assert.deepEqual(requests.map((r) => [r.url, r.range]), [["/bucket/my%20repo/keys/present", undefined], ["/bucket/my%20repo/keys/present", "bytes=5-8"], ["/bucket/my%20repo/keys/present", "bytes=18-"]]);
+      for (const r of requests) {
+        assert.match(r.auth, /^AWS4-HMAC-SHA256 Credential=AKID\/\d{8}\/eu-central-1\/s3\/aws4_request, SignedHeaders=host;(range;)?x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
+        assert.equal(r.ua, undefined, "not the SDK's request");
+      }
+    } finally {
+      await b.close();
+      http.close();
+    }
+  });
+
+  it("reports S3's errors as through the SDK, without asking twice", async () => {
+    const { http, requests } = await server();
+    const b = s3(`s3:http://127.0.0.1:${port(http)}/bucket`, { credentials });
+    const gone = s3(`s3:http://127.0.0.1:${port(http)}/gone`, { credentials });
+    try {
+      const missing = await expectError(b.load({ type: "key", name: "absent" }));
+      assert.equal(missing.code, "NOT_FOUND");
+      assert.ok(b.isNotFound(missing));
+      assert.equal((await expectError(gone.load(present))).code, "REPO_MISSING");
+      assert.equal(requests.length, 2);
+      const past = await expectError(b.load(present, { offset: 25, length: 3 }));
+      assert.equal(past.code, "CORRUPT", "a range past the end");
+      assert.equal(requests.length, 4, "the GET, then a HEAD for the size");
+      assert.equal((await expectError(b.load(present, { offset: 15, length: 10 }))).code, "CORRUPT", "a range reaching past the end");
+    } finally {
+      await b.close();
+      await gone.close();
+      http.close();
+    }
+  });
+
+  it("leaves every request to the SDK with COFFER_S3_RAW_GET=0", async () => {
+    const { http, requests } = await server();
+    process.env["COFFER_S3_RAW_GET"] = "0";
+    const b = s3(`s3:http://127.0.0.1:${port(http)}/bucket`, { credentials });
+    delete process.env["COFFER_S3_RAW_GET"];
+    try {
+      assert.equal((await b.load(present, { offset: 5, length: 4 })).toString(), "5678");
+      assert.match(requests[0]?.ua ?? "", /aws-sdk-js/);
+    } finally {
+      await b.close();
+      http.close();
+    }
+  });
+});
+
 describe("S3 backend against broken servers", () => {
   it("calls an unreachable server transient, and says so after the retries", async () => {
     const port = await closedPort();
