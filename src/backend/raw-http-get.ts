@@ -141,7 +141,10 @@ class Connection {
     this.#used = true;
     this.#socket.ref();
     return new Promise<RawResponse>((resolve, reject) => {
-      this.#req = { resolve, reject: (e) => reject(stale && !this.#req?.gotBytes && !(e instanceof StaleConnection) ? new StaleConnection(e.message) : e), head: [], headBytes: 0, received: 0, keepAlive: true, gotBytes: false };
+      const req: Request = { resolve, reject, head: [], headBytes: 0, received: 0, keepAlive: true, gotBytes: false };
+      // On a kept-alive connection, a failure before any byte of the answer is a stale one.
+      if (stale) req.reject = (e) => reject(req.gotBytes || e instanceof StaleConnection ? e : new StaleConnection(e.message));
+      this.#req = req;
       this.#socket.write(head);
     });
   }

@@ -80,6 +80,34 @@ describe("RawHttpGetter", () => {
     }
   });
 
+  it("does not ask again when a kept-alive connection breaks in the middle of an answer", async () => {
+    let connections = 0;
+    const tcp = await listen(
+      createTcpServer((s) => {
+        connections++;
+        let n = 0;
+        s.on("data", () => {
+          if (n++ === 0) s.write("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+          else {
+            s.write("HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\npart");
+            setTimeout(() => s.destroy(), 20);
+          }
+        });
+        s.on("error", () => {});
+      }),
+    );
+    const g = getter(tcp.port);
+    try {
+      assert.equal((await g.get("/a", { host: "x" })).body.toString(), "hello");
+      const err = await failure(g.get("/b", { host: "x" }));
+      assert.equal(err.code, "ECONNRESET");
+      assert.equal(connections, 1, "not made again on a new connection");
+    } finally {
+      g.close();
+      tcp.close();
+    }
+  });
+
   it("gives an error's status and body, whether sent with a length or in chunks", async () => {
     const xml = "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
     const http = await listen(createHttpServer((req, res) => {
