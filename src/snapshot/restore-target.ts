@@ -9,7 +9,7 @@ import { overwriteAction } from "./overwrite-policy.js";
 import type { RestoreFilter } from "./restore-filter.js";
 import { dirDisplay, dirRel, type PlanDir, type PlanEntry, type RestorePlan } from "./restore-plan.js";
 import type { ActionKind, OverwritePolicy, RestoreResult } from "./restorer.js";
-import { createFileNoFollow, joinPath, lstatIfExists, makeRealDir, openForReadNoFollow, removeEntry } from "./safe-path.js";
+import { createFileNoFollow, joinPath, lstatIfExists, makeRealDir, openDirNoFollow, openForReadNoFollow, removeEntry } from "./safe-path.js";
 import { nsFromIso, type TreeNode } from "./tree.js";
 
 /**
@@ -364,11 +364,31 @@ export class TargetWriter {
       if (policy === "never" && !this.#created[i]) continue;
       const abs = this.dirAbs(i);
       try {
-        // One this restore made is still the directory it made; any other is checked again.
-        if (state !== "fresh" && !lstatIfExists(abs)?.isDirectory()) continue;
-        if (owners) lchownSync(abs, meta.uid, meta.gid);
-        chmodSync(abs, meta.mode & 0o7777);
-        setTimes(native, abs, meta.atime ? nsFromIso(meta.atime) : undefined, nsFromIso(meta.mtime));
+        // Through the directory's fd, opened without following a link: a directory swapped
+        // for a symlink since it was made (by another process) is not followed to whatever
+        // the link names, which chmod and chown by path did. One this restore did not make
+        // may be anything by now: only a directory is changed.
+        let fd: number | undefined;
+        try {
+          fd = openDirNoFollow(abs);
+        } catch (err) {
+          const code = sysCode(err);
+          if (state !== "fresh" && (code === "ENOENT" || code === "ENOTDIR" || code === "ELOOP")) continue;
+          if (code !== "EACCES") throw err;
+        }
+        if (fd === undefined) {
+          // A directory its owner may not read (not one this restore made): by its path.
+          if (!lstatIfExists(abs)?.isDirectory()) continue;
+          if (owners) lchownSync(abs, meta.uid, meta.gid);
+          chmodSync(abs, meta.mode & 0o7777);
+          setTimes(native, abs, meta.atime ? nsFromIso(meta.atime) : undefined, nsFromIso(meta.mtime));
+          continue;
+        }
+        try {
+          applyFdMeta(native, fd, { mode: meta.mode & 0o7777, ...(owners ? { uid: meta.uid, gid: meta.gid } : {}), ...(meta.atime ? { atimeNs: nsFromIso(meta.atime) } : {}), mtimeNs: nsFromIso(meta.mtime) });
+        } finally {
+          closeSync(fd);
+        }
       } catch (err) {
         this.error(abs.toString(), `The metadata of the directory ${abs.toString()} could not be set: ${(err as Error).message}`, "IO");
       }

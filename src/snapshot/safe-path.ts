@@ -81,6 +81,14 @@ export function openForReadNoFollow(path: Buffer): number {
   return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
 }
 
+/**
+ * Opens a directory without following a final symlink: ENOTDIR for anything else that is
+ * there, ELOOP for a symlink, ENOENT for nothing, EACCES for one its owner may not read.
+ */
+export function openDirNoFollow(path: Buffer): number {
+  return openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+}
+
 export function unsafe(path: Buffer, why: string): CofferError {
   return new CofferError("INVALID", `${path.toString()} ${why}; it was not restored.`, { path: path.toString(), unsafe: true });
 }

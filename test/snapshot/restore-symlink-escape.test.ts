@@ -3,12 +3,15 @@
  * target must never make a restore write outside the target.
  */
 import assert from "node:assert/strict";
-import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import type { Handle, LoadOptions } from "../../src/backend/backend.js";
+import { DelegatingBackend } from "../../src/backend/delegating-backend.js";
+import { MemoryBackend } from "../../src/backend/memory.js";
 import type { Warning } from "../../src/core/warning.js";
-import type { Repository } from "../../src/repository/repository.js";
+import { Repository } from "../../src/repository/repository.js";
 import { restore } from "../../src/snapshot/restorer.js";
 import { craftSnapshot, type Spec, testRepo } from "../helpers/restore-fixtures.js";
 
@@ -56,6 +59,36 @@ describe("restore never writes outside the target", () => {
       else assert.equal(readFileSync(join(target, "a", "pwned"), "utf8"), "owned");
     });
   }
+
+  test("a directory swapped for a symlink during the restore does not get its metadata through the link", async () => {
+    const { outside, target } = dirs();
+    chmodSync(outside, 0o700);
+    const mem = new MemoryBackend();
+    const snapshot = await craftSnapshot(await testRepo(mem), [
+      { name: "d", type: "dir", mode: 0o751, children: [] },
+      { name: "z", type: "file", data: "the file whose bytes are read after d was made" },
+    ]);
+    // Once d exists, the next read of pack bytes replaces it with a link to outside.
+    let swapped = false;
+    class Swapping extends DelegatingBackend {
+      override load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
+        const d = join(target, "d");
+        if (!swapped && h.type === "data" && existsSync(d) && lstatSync(d).isDirectory()) {
+          rmdirSync(d);
+          symlinkSync(outside, d);
+          swapped = true;
+        }
+        return super.load(h, opts);
+      }
+    }
+    const repo = await Repository.open(new Swapping(mem), { password: "pw" });
+    await repo.loadIndex();
+    const result = await restore(repo, { snapshot, target });
+    assert.ok(swapped, "the directory was swapped before its metadata was set");
+    assert.equal(lstatSync(outside).mode & 0o7777, 0o700, "the link's target kept its mode");
+    assert.ok(lstatSync(join(target, "d")).isSymbolicLink());
+    assert.ok(result.errors.some((e) => /metadata of the directory .*\bd\b could not be set/.test(e.message)), JSON.stringify(result.errors));
+  });
 
   test("an absolute symlink is restored as a link and never traversed", async () => {
     const { outside, target } = dirs();
