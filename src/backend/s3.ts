@@ -187,13 +187,18 @@ export class S3Backend implements Backend {
       const { client } = await this.#sdk();
       const [credentials, region] = await Promise.all([client.config.credentials(), client.config.region()]);
       const path = `/${encodeKeyPath(this.#opts.bucket)}/${encodeKeyPath(this.#key(h))}`;
-      res = await raw.getter.get(path, signGet({ ...credentials, region }, raw.host, path, range ? { range } : {}, new Date()));
+      // The SDK's clock offset: it corrects it when a server says the clock is off.
+      const now = new Date(Date.now() + (client.config.systemClockOffset ?? 0));
+      res = await raw.getter.get(path, signGet({ ...credentials, region }, raw.host, path, range ? { range } : {}, now));
     } catch (err) {
       if (err instanceof RawGetFailed) throw err;
       throw this.#error(err, "loading", h);
     }
     if (res.status >= 400) {
       const err = xmlError(res);
+      // A clock off by more than S3 allows: the SDK's request corrects its offset, which this
+      // path then signs with.
+      if (err.name === "RequestTimeTooSkewed") throw new RawGetFailed(err.message);
       // The range starts at or past the end: empty when it starts exactly at the end.
       if (range && (res.status === 416 || err.name === "InvalidRange")) return this.#emptyRead(h, opts);
       throw this.#error(err, "loading", h);

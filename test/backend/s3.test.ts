@@ -363,6 +363,36 @@ describe("S3 backend's own GETs over plain HTTP", () => {
     }
   });
 
+  it("asks through the SDK when the server finds the clock off, and signs with its offset after", async () => {
+    const seen: { sdk: boolean; date: string }[] = [];
+    const skew = 20 * 60_000; // the server's clock is 20 minutes ahead
+    const http = await listen(
+      createHttpServer((req, res) => {
+        const sdk = /x-id=GetObject/.test(req.url ?? "");
+        const date = String(req.headers["x-amz-date"]);
+        seen.push({ sdk, date });
+        const iso = date.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, "$1-$2-$3T$4:$5:$6Z");
+        if (Math.abs(Date.parse(iso) - (Date.now() + skew)) > 5 * 60_000) {
+          const xml = "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>";
+          return void res.writeHead(403, { "content-length": Buffer.byteLength(xml), date: new Date(Date.now() + skew).toUTCString() }).end(xml);
+        }
+        res.writeHead(200, { "content-length": 2 }).end("ok");
+      }),
+    );
+    const b = s3(`s3:http://127.0.0.1:${port(http)}/bucket`, { credentials });
+    const r = wrapBackend(b, { retry: fastRetry });
+    try {
+      assert.equal((await r.load(present)).toString(), "ok");
+      assert.equal((await r.load(present)).toString(), "ok");
+      assert.equal(seen[0]?.sdk, false, "first its own GET");
+      assert.ok(seen.some((x) => x.sdk), "then the SDK's");
+      assert.equal(seen.at(-1)?.sdk, false, "and its own again, with the SDK's clock offset");
+    } finally {
+      await r.close();
+      http.close();
+    }
+  });
+
   it("leaves every request to the SDK with COFFER_S3_RAW_GET=0", async () => {
     const { http, requests } = await server();
     process.env["COFFER_S3_RAW_GET"] = "0";
