@@ -1,5 +1,6 @@
 import type { BlobEntry, BlobType } from "./blob.js";
 import { HEADER_ENTRY } from "./pack.js";
+import { IdTable } from "./id-table.js";
 
 /**
  * The in-memory index: every blob the repository holds, in flat typed arrays (≈57 bytes per
@@ -51,7 +52,7 @@ export class MasterIndex {
   #length = new Uint32Array(0);
   #raw = new Uint32Array(0);
   #flags = new Uint8Array(0);
-  #table = new Int32Array(0); // entry index + 1, 0 = empty
+  #table = new IdTable(0);
   #packs: string[] = [];
   #packNo = new Map<string, number>();
   /** Index files this index was loaded from. */
@@ -85,44 +86,12 @@ export class MasterIndex {
     this.#flags = fl;
     this.#ids = ids;
     this.#cap = cap;
-    let ts = 16;
-    while (ts < cap * 2) ts *= 2;
-    this.#table = new Int32Array(ts);
-    for (let i = 0; i < this.#count; i++) this.#insertSlot(i);
-  }
-
-  #hash(id: Uint8Array, off: number): number {
-    return ((id[off] ?? 0) | ((id[off + 1] ?? 0) << 8) | ((id[off + 2] ?? 0) << 16) | ((id[off + 3] ?? 0) << 24)) >>> 0;
-  }
-
-  #insertSlot(i: number): void {
-    const mask = this.#table.length - 1;
-    let s = this.#hash(this.#ids, i * 32) & mask;
-    while (this.#table[s] !== 0) s = (s + 1) & mask;
-    this.#table[s] = i + 1;
+    this.#table = new IdTable(cap);
+    for (let i = 0; i < this.#count; i++) this.#table.insert(ids, i);
   }
 
   #find(id: Uint8Array, from = -1): number {
-    const mask = this.#table.length - 1;
-    let s = this.#hash(id, 0) & mask;
-    const ids = this.#ids;
-    for (;;) {
-      const v = this.#table[s] ?? 0;
-      if (v === 0) return -1;
-      const i = v - 1;
-      if (i > from) {
-        const o = i * 32;
-        let eq = true;
-        for (let k = 0; k < 32; k++) {
-          if (ids[o + k] !== id[k]) {
-            eq = false;
-            break;
-          }
-        }
-        if (eq) return i;
-      }
-      s = (s + 1) & mask;
-    }
+    return this.#table.find(this.#ids, id, from);
   }
 
   #packNumber(pack: string): number {
@@ -160,7 +129,7 @@ export class MasterIndex {
     this.#length[i] = length;
     this.#raw[i] = raw;
     this.#flags[i] = flags;
-    this.#insertSlot(i);
+    this.#table.insert(this.#ids, i);
   }
 
   /**
@@ -284,7 +253,7 @@ export class MasterIndex {
     this.#raw.set(a.rawLength);
     this.#flags.set(a.flags);
     this.#count = n;
-    for (let i = 0; i < n; i++) this.#insertSlot(i);
+    for (let i = 0; i < n; i++) this.#table.insert(this.#ids, i);
   }
 
   packs(): string[] {

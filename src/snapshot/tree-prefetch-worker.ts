@@ -7,6 +7,7 @@ import { crypterFromKey } from "../crypto/aead.js";
 import { decodeBlob } from "../repository/blob.js";
 import { BATCH_BYTES, CONSUMED, FAILED, type FromPrefetch, MAX_AHEAD, type PrefetchInit, RESUME_AHEAD, STOP, WAITING } from "./tree-prefetch-protocol.js";
 import { idKeyOf } from "../repository/blob-id.js";
+import { IdTable } from "../repository/id-table.js";
 
 /**
  * Reads the parent snapshot's trees ahead of a backup's walk (see tree-prefetch.ts): depth
@@ -26,27 +27,12 @@ const control = new Int32Array(init.control);
 const locs = init.trees;
 
 /**
- * Where each tree is in `locs`, by id: an open-addressing table of entry numbers keyed by the
- * id's first four bytes (ids are hashes), probed linearly. A Map keyed by 21,000 hex strings
- * held about 2.5 MB of this thread's heap for the whole walk.
+ * Where each tree is in `locs`, by id (IdTable: no string per tree; a Map keyed by 21,000
+ * hex strings held about 2.5 MB of this thread's heap for the whole walk).
  */
-const idBytes = Buffer.from(locs.ids.buffer, locs.ids.byteOffset, locs.ids.byteLength);
-let tableSize = 16;
-while (tableSize < 2 * locs.pack.length) tableSize *= 2;
-const slots = new Int32Array(tableSize).fill(-1);
-const mask = tableSize - 1;
-for (let j = 0; j < locs.pack.length; j++) {
-  let s = idBytes.readUInt32LE(j * 32) & mask;
-  while (slots[s] !== -1) s = (s + 1) & mask;
-  slots[s] = j;
-}
-function entryOf(id: Buffer): number | undefined {
-  for (let s = id.readUInt32LE(0) & mask; ; s = (s + 1) & mask) {
-    const j = slots[s] ?? -1;
-    if (j < 0) return undefined;
-    if (idBytes.compare(id, 0, 32, j * 32, j * 32 + 32) === 0) return j;
-  }
-}
+const idBytes = new Uint8Array(locs.ids.buffer, locs.ids.byteOffset, locs.ids.byteLength);
+const table = new IdTable(locs.pack.length);
+for (let j = 0; j < locs.pack.length; j++) table.insert(idBytes, j);
 
 const fds = new Map<number, number>();
 /** Packs that could not be opened (not in the local cache): their trees are left to the main thread. */
@@ -75,8 +61,8 @@ function packFd(pack: number): number | undefined {
 
 /** A tree's plain bytes, or undefined when it cannot be read or does not verify. */
 function load(id: Buffer): Buffer | undefined {
-  const j = entryOf(id);
-  if (j === undefined) return undefined;
+  const j = table.find(idBytes, id);
+  if (j < 0) return undefined;
   try {
     const length = locs.length[j] ?? 0;
     const fd = packFd(locs.pack[j] ?? 0);
