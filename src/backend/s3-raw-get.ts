@@ -4,10 +4,10 @@ import type { S3Options } from "./s3.js";
 /**
  * The fast GET path (RawHttpGetter) for a server given by an `http://` URL with no path of
  * its own, the bucket in the request's path; undefined otherwise (HTTPS, AWS, virtual hosts),
- * where the SDK does every request. `COFFER_S3_RAW_GET=0` turns it off.
+ * where the SDK does every request, and with `opts.rawGet` false (COFFER_S3_RAW_GET=0).
  */
 export function rawGetterFor(opts: S3Options, connections: number): { getter: RawHttpGetter; host: string } | undefined {
-  if (opts.endpoint === undefined || opts.pathStyle === false || process.env["COFFER_S3_RAW_GET"] === "0") return undefined;
+  if (opts.endpoint === undefined || opts.pathStyle === false || opts.rawGet === false) return undefined;
   let u: URL;
   try {
     u = new URL(opts.endpoint);

@@ -17,6 +17,7 @@ export interface S3EnvOptions {
   region?: string;
   connections?: number;
   idleTimeoutMs?: number;
+  rawGet?: boolean;
 }
 
 // Loose on purpose: S3 allows 3–63 of [a-z0-9.-], but Ceph and MinIO can be configured to accept
@@ -66,18 +67,17 @@ export function formatS3Location(loc: S3Location): string {
 }
 
 /**
- * COFFER_S3_PATH_STYLE (1/0, true/false), COFFER_S3_CONNECTIONS (requests at once),
+ * COFFER_S3_PATH_STYLE (1/0, true/false), COFFER_S3_RAW_GET (1/0: coffer's own GETs over
+ * plain HTTP, see s3-raw-get.ts), COFFER_S3_CONNECTIONS (requests at once),
  * COFFER_S3_TIMEOUT (seconds a request may stay silent) and, for a server given by URL,
  * AWS_REGION / AWS_DEFAULT_REGION. Invalid values are USAGE errors, not silently ignored.
  */
 export function s3OptionsFromEnv(env: Record<string, string | undefined>, loc: S3Location): S3EnvOptions {
   const out: S3EnvOptions = {};
-  const style = env["COFFER_S3_PATH_STYLE"];
-  if (style !== undefined && style !== "") {
-    if (/^(1|true|yes|on)$/i.test(style)) out.pathStyle = true;
-    else if (/^(0|false|no|off)$/i.test(style)) out.pathStyle = false;
-    else throw badEnv("COFFER_S3_PATH_STYLE", style, "1 or 0");
-  }
+  const style = flag(env, "COFFER_S3_PATH_STYLE");
+  if (style !== undefined) out.pathStyle = style;
+  const raw = flag(env, "COFFER_S3_RAW_GET");
+  if (raw !== undefined) out.rawGet = raw;
   const conns = env["COFFER_S3_CONNECTIONS"];
   if (conns !== undefined && conns !== "") {
     const n = Number(conns);
@@ -111,6 +111,15 @@ function checked(url: string, loc: S3Location): S3Location {
 
 function usage(url: string, why: string): CofferError {
   return new CofferError("USAGE", `The repository URL ${JSON.stringify(redact(url))} is not a valid S3 location (${why}); write ${FORMS}.`, { url: redact(url) });
+}
+
+/** A 1/0 (true/false, yes/no, on/off) setting; undefined when unset. */
+function flag(env: Record<string, string | undefined>, name: string): boolean | undefined {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw badEnv(name, v, "1 or 0");
 }
 
 function badEnv(name: string, value: string, want: string): CofferError {

@@ -36,6 +36,8 @@ const requireHere = createRequire(import.meta.url);
 export interface S3Options extends S3Location {
   /** Bucket in the path (`host/bucket/key`) rather than the host name; default: true with an endpoint, false for AWS. */
   pathStyle?: boolean;
+  /** GETs from a server given by an `http://` URL without the SDK (default: true; see s3-raw-get.ts). */
+  rawGet?: boolean;
   /** Default: the SDK's chain (AWS_REGION, the profile); us-east-1 for a server given by URL. */
   region?: string;
   /** Requests at once (default 5). */

@@ -93,15 +93,16 @@ describe("S3 repository URLs", () => {
   it("reads its settings from the environment, and refuses bad ones", () => {
     const loc = parseS3Url("s3:https://h/b");
     assert.deepEqual(s3OptionsFromEnv({}, loc), { region: "us-east-1" });
-    assert.deepEqual(s3OptionsFromEnv({ COFFER_S3_PATH_STYLE: "0", COFFER_S3_CONNECTIONS: "12", COFFER_S3_TIMEOUT: "2.5", AWS_REGION: "auto" }, loc), {
+    assert.deepEqual(s3OptionsFromEnv({ COFFER_S3_PATH_STYLE: "0", COFFER_S3_RAW_GET: "off", COFFER_S3_CONNECTIONS: "12", COFFER_S3_TIMEOUT: "2.5", AWS_REGION: "auto" }, loc), {
       pathStyle: false,
+      rawGet: false,
       connections: 12,
       idleTimeoutMs: 2500,
       region: "auto",
     });
     assert.deepEqual(s3OptionsFromEnv({}, parseS3Url("s3:b")), {}, "AWS: the SDK finds the region");
     assert.equal(openBackend("s3:https://h/b", { env: { COFFER_S3_CONNECTIONS: "3" } }).properties.connections, 3);
-    for (const env of [{ COFFER_S3_PATH_STYLE: "maybe" }, { COFFER_S3_CONNECTIONS: "0" }, { COFFER_S3_TIMEOUT: "-1" }]) {
+    for (const env of [{ COFFER_S3_PATH_STYLE: "maybe" }, { COFFER_S3_RAW_GET: "2" }, { COFFER_S3_CONNECTIONS: "0" }, { COFFER_S3_TIMEOUT: "-1" }]) {
       assert.throws(() => s3OptionsFromEnv(env, loc), (err: unknown) => isCofferError(err, "USAGE") && err.message.includes(Object.keys(env)[0] as string), JSON.stringify(env));
     }
   });
@@ -395,9 +396,8 @@ describe("S3 backend's own GETs over plain HTTP", () => {
 
   it("leaves every request to the SDK with COFFER_S3_RAW_GET=0", async () => {
     const { http, requests } = await server();
-    process.env["COFFER_S3_RAW_GET"] = "0";
-    const b = s3(`s3:http://127.0.0.1:${port(http)}/bucket`, { credentials });
-    delete process.env["COFFER_S3_RAW_GET"];
+    const url = `s3:http://127.0.0.1:${port(http)}/bucket`;
+    const b = s3(url, { credentials, ...s3OptionsFromEnv({ COFFER_S3_RAW_GET: "0" }, parseS3Url(url)) });
     try {
       assert.equal((await b.load(present, { offset: 5, length: 4 })).toString(), "5678");
       assert.match(requests[0]?.ua ?? "", /aws-sdk-js/);
